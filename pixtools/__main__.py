@@ -1,0 +1,3 @@
+from pixtools.cli import main
+
+main()

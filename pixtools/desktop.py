@@ -1,0 +1,65 @@
+"""Desktop mode: web server and both consumers in one process, no services needed."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import webbrowser
+from pathlib import Path
+from types import FrameType
+
+from werkzeug.serving import make_server
+
+from . import create_app, db
+from .queues import get_queues
+
+log = logging.getLogger(__name__)
+
+
+def run(*, host: str, port: int, data_dir: Path | None, open_browser: bool) -> None:
+    overrides: dict[str, object] = {"mode": "desktop"}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    app = create_app(overrides)
+    db.upgrade(app)
+    logging.getLogger("huey").setLevel(logging.WARNING)
+
+    queues = get_queues(app)
+    settings = app.extensions["pixtools.settings"]
+    consumers = [
+        queues.standard.create_consumer(
+            workers=settings.standard_workers, worker_type="thread", periodic=True,
+            initial_delay=0.05, max_delay=0.5, backoff=1.5,
+        ),
+        queues.ml.create_consumer(
+            workers=1, worker_type="thread", periodic=False,
+            initial_delay=0.05, max_delay=0.5, backoff=1.5,
+        ),
+    ]
+    for consumer in consumers:
+        consumer.start()
+
+    server = make_server(host, port, app, threaded=True)
+    url = f"http://{host}:{server.server_port}/"
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        # shutdown() blocks until serve_forever returns, so call it from another thread.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    # Huey's consumer installed its own handlers; in desktop mode Ctrl-C stops everything.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+
+    print(f"PixTools is running at {url}  (data in {settings.data_dir}; Ctrl-C stops it)",
+          flush=True)
+    if open_browser:
+        webbrowser.open(url)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        print("Stopping: finishing running steps (at most a few seconds)…", flush=True)
+        for consumer in consumers:
+            consumer.shutdown_timeout = 5
+            consumer.stop(graceful=True)
+        print("Stopped.", flush=True)

@@ -1,0 +1,106 @@
+"""Decode, orient, limit and encode: everything that touches image bytes.
+
+Operations work on decoded ``PIL.Image`` objects only; this module is the boundary.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import ImageRejected, UnsupportedMediaType
+
+# What uploads may be, by content (Pillow's format names); anything else is refused.
+INPUT_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "AVIF", "GIF", "TIFF", "BMP"})
+# What outputs may be: our lower-case names and Pillow's.
+OUTPUT_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "avif": "AVIF"}
+CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "avif": "image/avif"}
+EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif"}
+CONTENT_TYPE_BY_EXTENSION = {EXTENSIONS[fmt]: CONTENT_TYPES[fmt] for fmt in EXTENSIONS}
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_pixels: int
+    max_side: int
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    format: str  # Pillow's name, e.g. "JPEG"
+    width: int
+    height: int
+
+
+def _open(data: bytes) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between its limit and twice it; a bomb is an error here.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise UnsupportedMediaType(
+            "The file is not an image PixTools can read: upload JPEG, PNG, WebP, AVIF, "
+            "GIF, TIFF or BMP."
+        ) from None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ImageRejected(
+            "The image has far too many pixels (a decompression bomb?): it was not decoded."
+        ) from None
+
+
+def _check_limits(width: int, height: int, limits: Limits) -> None:
+    if width > limits.max_side or height > limits.max_side:
+        raise ImageRejected(
+            f"The image is {width} × {height} pixels; each side may be at most "
+            f"{limits.max_side} pixels. Scale it down before uploading."
+        )
+    if width * height > limits.max_pixels:
+        raise ImageRejected(
+            f"The image has {width * height / 1e6:.1f} megapixels; the limit is "
+            f"{limits.max_pixels / 1e6:.1f}. Scale it down before uploading."
+        )
+
+
+def inspect(data: bytes, limits: Limits) -> ImageInfo:
+    """Identify an upload by its content and check its size, reading only the header."""
+    if not data:
+        raise UnsupportedMediaType("The file is empty: choose an image file.")
+    image = _open(data)
+    if image.format not in INPUT_FORMATS:
+        raise UnsupportedMediaType(
+            f"{image.format} images are not accepted: upload JPEG, PNG, WebP, AVIF, GIF, "
+            "TIFF or BMP."
+        )
+    width, height = image.size
+    _check_limits(width, height, limits)
+    return ImageInfo(format=image.format, width=width, height=height)
+
+
+def decode(data: bytes, limits: Limits, *, auto_orient: bool = True) -> Image.Image:
+    """Decode fully, applying the EXIF orientation so pixels are the right way up."""
+    image = _open(data)
+    _check_limits(*image.size, limits)
+    try:
+        image.load()
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageRejected(f"The image data is damaged and cannot be decoded ({exc}).") from None
+    if auto_orient:
+        image = ImageOps.exif_transpose(image)
+    return image
+
+
+def encode(image: Image.Image, fmt: str, options: dict[str, Any]) -> bytes:
+    """Encode to one of ``OUTPUT_FORMATS``; ``options`` are Pillow save arguments."""
+    buffer = io.BytesIO()
+    image.save(buffer, format=OUTPUT_FORMATS[fmt], **options)
+    return buffer.getvalue()
+
+
+def format_name(pillow_format: str) -> str:
+    """Our lower-case name for a Pillow format, e.g. ``"JPEG"`` → ``"jpeg"``."""
+    return pillow_format.lower()

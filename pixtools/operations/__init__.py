@@ -1,0 +1,23 @@
+"""The operation registry: every operation a recipe may name, in one place.
+
+Adding an operation means one module here, one line in ``REGISTRY`` and one test.
+"""
+
+from __future__ import annotations
+
+from . import convert, resize
+from .base import Operation, Params, Progress
+
+REGISTRY: dict[str, Operation] = {
+    op.name: op
+    for op in (
+        convert.OPERATION,
+        resize.OPERATION,
+    )
+}
+
+__all__ = ["REGISTRY", "Operation", "Params", "Progress", "get"]
+
+
+def get(name: str) -> Operation:
+    return REGISTRY[name]

@@ -1,0 +1,82 @@
+"""Jobs as the API shows them (and the page reuses): JSON-ready dicts with signed URLs."""
+
+from __future__ import annotations
+
+from pathlib import PurePath
+from typing import Any
+from urllib.parse import urljoin
+
+from flask import current_app, request
+
+from .imaging import CONTENT_TYPES, EXTENSIONS
+from .models import SUCCEEDED, Job, Output
+from .storage import get_storage
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def download_name(job: Job, output: Output) -> str:
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in PurePath(job.source_name).stem)
+    return f"{stem[:80] or 'image'}-{output.position + 1}.{EXTENSIONS[output.format or 'png']}"
+
+
+def output_url(job: Job, output: Output) -> str | None:
+    if output.status != SUCCEEDED or not output.result_key or not output.format:
+        return None
+    settings = current_app.extensions["pixtools.settings"]
+    url = get_storage(current_app).signed_url(
+        output.result_key,
+        expires_in=settings.signed_url_ttl_seconds,
+        filename=download_name(job, output),
+        content_type=CONTENT_TYPES[output.format],
+    )
+    return urljoin(request.host_url, url)
+
+
+def output_json(job: Job, output: Output) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "status": output.status,
+        "error": output.error,
+        "steps": [
+            {
+                "op": step.op,
+                "params": step.params,
+                "status": step.status,
+                "progress": step.progress,
+                "error": step.error,
+            }
+            for step in output.steps
+        ],
+    }
+    if output.status == SUCCEEDED:
+        body.update(
+            format=output.format,
+            width=output.width,
+            height=output.height,
+            bytes=output.bytes,
+            url=output_url(job, output),
+        )
+        if output.details:
+            body["details"] = output.details
+    return body
+
+
+def job_json(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "status": job.status,
+        "created_at": _iso(job.created_at),
+        "finished_at": _iso(job.finished_at),
+        "expires_at": _iso(job.expires_at),
+        "error": job.error,
+        "source": {
+            "name": job.source_name,
+            "format": job.source_format,
+            "width": job.source_width,
+            "height": job.source_height,
+            "bytes": job.source_bytes,
+        },
+        "outputs": [output_json(job, output) for output in job.outputs],
+    }

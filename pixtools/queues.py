@@ -1,0 +1,80 @@
+"""The two Huey instances, ``standard`` (Pillow work) and ``ml`` (PyTorch, one at a time).
+
+Desktop mode keeps both queues in one SQLite file under the data directory; server mode
+keeps them in Redis. Tasks are registered on both instances by ``init_app``; a step on the
+other queue is enqueued explicitly (a Huey ``.then()`` cannot cross instances).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, current_app
+from huey import Huey, RedisHuey, SqliteHuey
+
+from .config import Settings
+
+QUEUE_NAMES = ("standard", "ml")
+
+
+@dataclass
+class Queues:
+    standard: Huey
+    ml: Huey
+    # The run_steps task as registered on each instance, by queue name.
+    run_steps: dict[str, Any] = field(default_factory=dict)
+
+    def by_name(self, name: str) -> Huey:
+        if name not in QUEUE_NAMES:
+            raise KeyError(f"unknown queue {name!r}: choose standard or ml")
+        huey: Huey = getattr(self, name)
+        return huey
+
+
+def huey_name(settings: Settings, queue: str) -> str:
+    """The Huey name of a queue; in Redis its list key is ``huey.redis.<name>``."""
+    return f"{settings.queue_prefix}_{queue}"
+
+
+def build(settings: Settings) -> Queues:
+    def make(queue: str) -> Huey:
+        name = huey_name(settings, queue)
+        if settings.mode == "server":
+            return RedisHuey(name, url=settings.redis_url, results=False)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return SqliteHuey(name, filename=str(settings.data_dir / "queue.db"), results=False)
+
+    return Queues(standard=make("standard"), ml=make("ml"))
+
+
+def _in_app_context(app: Flask, func: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with app.app_context():
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
+def init_app(app: Flask) -> None:
+    from .tasks import pipeline
+
+    queues = build(app.extensions["pixtools.settings"])
+    for name in QUEUE_NAMES:
+        huey = queues.by_name(name)
+        task = huey.task(name="run_steps")(_in_app_context(app, pipeline.run_steps))
+        queues.run_steps[name] = task
+    app.extensions["pixtools.queues"] = queues
+
+
+def get_queues(app: Flask | None = None) -> Queues:
+    queues: Queues = (app or current_app).extensions["pixtools.queues"]
+    return queues
+
+
+def enqueue_step(step: Any) -> None:
+    """Hand ``step`` (committed already) to the consumer pool of its queue."""
+    get_queues().run_steps[step.queue](step.id)

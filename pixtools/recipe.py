@@ -1,0 +1,115 @@
+"""Parse and validate a job recipe against the operation registry.
+
+A recipe asks for one or more outputs, each a short list of steps::
+
+    {"outputs": [{"steps": [{"op": "resize", "width": 1024},
+                            {"op": "convert", "format": "webp", "quality": 80}]}]}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import operations
+from .errors import InvalidRecipe
+
+MAX_RECIPE_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    op: str
+    params: dict[str, Any]
+    queue: str
+
+
+@dataclass(frozen=True)
+class Recipe:
+    outputs: list[list[StepSpec]]
+    auto_orient: bool = True
+
+
+def _field_path(prefix: str, loc: tuple[Any, ...]) -> str:
+    return ".".join([prefix, *(str(part) for part in loc)]) if loc else prefix
+
+
+def _parse_step(raw: Any, where: str) -> StepSpec:
+    if not isinstance(raw, dict):
+        raise InvalidRecipe(f"{where} must be an object like {{\"op\": \"resize\", ...}}.", field=where)
+    params = dict(raw)
+    name = params.pop("op", None)
+    if not isinstance(name, str) or not name:
+        raise InvalidRecipe(f"{where}.op is missing: name an operation.", field=f"{where}.op")
+    if name not in operations.REGISTRY:
+        known = ", ".join(sorted(operations.REGISTRY))
+        raise InvalidRecipe(
+            f"{where}.op: unknown operation {name!r}; choose one of {known}.", field=f"{where}.op"
+        )
+    operation = operations.REGISTRY[name]
+    try:
+        validated = operation.params.model_validate(params)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = _field_path(where, error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            allowed = ", ".join(operation.params.model_fields)
+            message = f"{name} has no parameter {error['loc'][-1]!r} (it takes: {allowed})"
+        raise InvalidRecipe(f"{field}: {message}.", field=field) from None
+    return StepSpec(op=name, params=validated.model_dump(mode="json"), queue=operation.queue)
+
+
+def parse(text: str | None, *, max_outputs: int, max_steps: int) -> Recipe:
+    """Return the validated recipe or raise ``InvalidRecipe`` naming the bad field."""
+    if text is None or not text.strip():
+        raise InvalidRecipe(
+            'The recipe is missing: send a "recipe" field such as '
+            '{"outputs": [{"steps": [{"op": "convert", "format": "webp"}]}]}.',
+            field="recipe",
+        )
+    if len(text.encode()) > MAX_RECIPE_BYTES:
+        raise InvalidRecipe(
+            f"The recipe is larger than {MAX_RECIPE_BYTES // 1024} KB.", field="recipe"
+        )
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidRecipe(
+            f"The recipe is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
+            field="recipe",
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidRecipe('The recipe must be a JSON object with "outputs".', field="recipe")
+    unknown = set(data) - {"outputs", "auto_orient"}
+    if unknown:
+        raise InvalidRecipe(
+            f"Unknown recipe field {sorted(unknown)[0]!r}: a recipe has outputs and auto_orient.",
+            field=sorted(unknown)[0],
+        )
+    auto_orient = data.get("auto_orient", True)
+    if not isinstance(auto_orient, bool):
+        raise InvalidRecipe("auto_orient must be true or false.", field="auto_orient")
+    outputs = data.get("outputs")
+    if not isinstance(outputs, list) or not outputs:
+        raise InvalidRecipe("outputs must be a non-empty list.", field="outputs")
+    if len(outputs) > max_outputs:
+        raise InvalidRecipe(
+            f"outputs has {len(outputs)} entries; at most {max_outputs} are allowed.",
+            field="outputs",
+        )
+    parsed = []
+    for index, output in enumerate(outputs):
+        where = f"outputs.{index}.steps"
+        steps = output.get("steps") if isinstance(output, dict) else None
+        if not isinstance(steps, list) or not steps:
+            raise InvalidRecipe(f"{where} must be a non-empty list of steps.", field=where)
+        if len(steps) > max_steps:
+            raise InvalidRecipe(
+                f"{where} has {len(steps)} steps; at most {max_steps} are allowed.", field=where
+            )
+        parsed.append([_parse_step(step, f"{where}.{i}") for i, step in enumerate(steps)])
+    return Recipe(outputs=parsed, auto_orient=auto_orient)

@@ -1,0 +1,47 @@
+"""The storage interface every backend implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import BinaryIO
+
+
+class StorageError(RuntimeError):
+    """The storage backend failed (unreachable, missing object, refused)."""
+
+
+class Storage(ABC):
+    """Objects addressed by ``key`` (a relative path such as ``jobs/<id>/source``).
+
+    Keys are chosen by PixTools, never by users, and are deterministic per job and output,
+    so a retried step overwrites its earlier result instead of adding another.
+    """
+
+    @abstractmethod
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        """Store ``data`` under ``key``, replacing any earlier object."""
+
+    @abstractmethod
+    def get(self, key: str) -> bytes:
+        """Return the whole object; ``StorageError`` when it does not exist."""
+
+    @abstractmethod
+    def open(self, key: str) -> BinaryIO:
+        """Return a readable stream of the object, for streaming large results."""
+
+    @abstractmethod
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every object whose key starts with ``prefix``; return how many."""
+
+    @abstractmethod
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        """Yield the keys under ``prefix``."""
+
+    @abstractmethod
+    def signed_url(self, key: str, *, expires_in: int, filename: str, content_type: str) -> str:
+        """A URL that downloads ``key`` as ``filename`` until ``expires_in`` seconds pass."""
+
+    @abstractmethod
+    def check(self) -> None:
+        """Round-trip a small object; raise ``StorageError`` when that fails."""

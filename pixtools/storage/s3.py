@@ -1,0 +1,94 @@
+"""Storage in an S3 bucket (AWS, MinIO or any S3-compatible store) through boto3."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, BinaryIO, cast
+from urllib.parse import urlparse
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .base import Storage, StorageError
+
+
+class S3Storage(Storage):
+    def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None) -> None:
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        # Short timeouts and few retries: a dead endpoint must fail a request, not hang it.
+        config = Config(
+            connect_timeout=3,
+            read_timeout=20,
+            retries={"max_attempts": 3, "mode": "standard"},
+            signature_version="s3v4",
+            max_pool_connections=20,
+        )
+        self.client: Any = boto3.client("s3", endpoint_url=endpoint_url, config=config)
+
+    @classmethod
+    def from_url(cls, url: str, *, endpoint_url: str | None = None) -> S3Storage:
+        parsed = urlparse(url)
+        if not parsed.netloc:
+            raise ValueError(f"storage URL {url!r} names no bucket: use s3://bucket/prefix")
+        return cls(parsed.netloc, parsed.path, endpoint_url=endpoint_url)
+
+    def _key(self, key: str) -> str:
+        return self.prefix + key
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=self._key(key), Body=data, ContentType=content_type
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"cannot store {key!r} in bucket {self.bucket!r}: {exc}") from exc
+
+    def get(self, key: str) -> bytes:
+        with self.open(key) as body:
+            return body.read()
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+        except self.client.exceptions.NoSuchKey:
+            raise StorageError(f"no object {key!r}") from None
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"cannot read {key!r} from bucket {self.bucket!r}: {exc}") from exc
+        return cast(BinaryIO, response["Body"])
+
+    def delete_prefix(self, prefix: str) -> int:
+        keys = [self._key(key) for key in self.keys(prefix)]
+        for start in range(0, len(keys), 1000):
+            batch = [{"Key": key} for key in keys[start : start + 1000]]
+            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch})
+        return len(keys)
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+            for item in page.get("Contents", []):
+                yield item["Key"][len(self.prefix) :]
+
+    def signed_url(self, key: str, *, expires_in: int, filename: str, content_type: str) -> str:
+        params = {
+            "Bucket": self.bucket,
+            "Key": self._key(key),
+            "ResponseContentDisposition": f'attachment; filename="{filename}"',
+            "ResponseContentType": content_type,
+        }
+        url: str = self.client.generate_presigned_url(
+            "get_object", Params=params, ExpiresIn=expires_in
+        )
+        return url
+
+    def check(self) -> None:
+        key = ".health/probe"
+        try:
+            self.put(key, b"ok", "text/plain")
+            if self.get(key) != b"ok":
+                raise StorageError("read back different bytes")
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"bucket {self.bucket!r} unreachable: {exc}") from exc

@@ -1,0 +1,1 @@
+"""Work done by the consumers: the step pipeline and the runner that times each step."""

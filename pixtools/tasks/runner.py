@@ -1,0 +1,35 @@
+"""Runs one operation on one image: the single place for timing, metrics and deadlines."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from PIL import Image
+
+from ..operations import REGISTRY
+
+log = logging.getLogger(__name__)
+
+# Called after every step with (operation name, queue, seconds); metrics hook in here.
+StepObserver = Callable[[str, str, float], None]
+_observers: list[StepObserver] = []
+
+
+def observe(observer: StepObserver) -> None:
+    _observers.append(observer)
+
+
+def run_operation(
+    name: str, params: dict[str, object], image: Image.Image, progress: Callable[[float], None]
+) -> Image.Image:
+    operation = REGISTRY[name]
+    validated = operation.params.model_validate(params)
+    started = time.perf_counter()
+    result = operation.apply(image, validated, progress)
+    elapsed = time.perf_counter() - started
+    log.info("step done", extra={"op": name, "queue": operation.queue, "seconds": round(elapsed, 4)})
+    for observer in _observers:
+        observer(name, operation.queue, elapsed)
+    return result

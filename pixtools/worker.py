@@ -1,0 +1,30 @@
+"""``pixtools worker standard|ml``: a thin wrapper over Huey's consumer with our defaults."""
+
+from __future__ import annotations
+
+import logging
+
+from . import create_app
+from .queues import get_queues
+
+log = logging.getLogger(__name__)
+
+
+def run(queue: str, *, workers: int | None = None, periodic: bool = True) -> None:
+    app = create_app()
+    settings = app.extensions["pixtools.settings"]
+    if workers is None:
+        # DnCNN uses every core for one image: the ml pool runs one job at a time.
+        workers = settings.standard_workers if queue == "standard" else 1
+    logging.basicConfig(level=logging.INFO)
+    huey = get_queues(app).by_name(queue)
+    consumer = huey.create_consumer(
+        workers=workers,
+        worker_type="thread",
+        periodic=periodic and queue == "standard",
+        initial_delay=0.05,
+        max_delay=1.0,
+        backoff=1.5,
+    )
+    log.info("consumer starting", extra={"queue": queue, "workers": workers})
+    consumer.run()
