@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 from flask_migrate import Migrate
@@ -24,7 +25,7 @@ migrate = Migrate()
 
 
 @event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record):  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     # SQLite is shared by the web server and the in-process consumers: WAL lets readers
     # proceed while a step writes, and busy_timeout waits for a lock instead of failing.
     if type(dbapi_connection).__module__.startswith("sqlite3"):
@@ -35,9 +36,17 @@ def _sqlite_pragmas(dbapi_connection, connection_record):  # type: ignore[no-unt
         cursor.close()
 
 
+def engine_url(url: str) -> str:
+    """Pin PostgreSQL URLs to psycopg2, the driver PixTools ships with."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg2://" + url.removeprefix(scheme)
+    return url
+
+
 def init_app(app: Flask) -> None:
     settings = app.extensions["pixtools.settings"]
-    url = settings.effective_database_url
+    url = engine_url(settings.effective_database_url)
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     app.config["SQLALCHEMY_DATABASE_URI"] = url

@@ -39,7 +39,9 @@ def _field_path(prefix: str, loc: tuple[Any, ...]) -> str:
 
 def _parse_step(raw: Any, where: str) -> StepSpec:
     if not isinstance(raw, dict):
-        raise InvalidRecipe(f"{where} must be an object like {{\"op\": \"resize\", ...}}.", field=where)
+        raise InvalidRecipe(
+            f'{where} must be an object like {{"op": "resize", ...}}.', field=where
+        )
     params = dict(raw)
     name = params.pop("op", None)
     if not isinstance(name, str) or not name:

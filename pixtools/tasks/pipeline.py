@@ -7,6 +7,7 @@ there; after the last step the result is encoded and stored under a deterministi
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from flask import current_app
@@ -59,9 +60,8 @@ def _run_from(first: Step) -> None:
     step: Step | None = first
     while step is not None and step.queue == first.queue:
         jobs.start_step(step)
-        step_id = step.id
         image = run_operation(
-            step.op, step.params, image, lambda f: jobs.report_progress(step_id, f)
+            step.op, step.params, image, functools.partial(jobs.report_progress, step.id)
         )
         jobs.finish_step(step)
         step = _next_step(output, step)
@@ -89,7 +89,7 @@ def _store_result(output: Output, image: Image.Image) -> None:
     else:
         # No convert step: keep the source format when we can write it, else PNG.
         same = job.source_format if job.source_format in imaging.OUTPUT_FORMATS else "png"
-        params = ConvertParams(format=same)  # type: ignore[arg-type]
+        params = ConvertParams(format=same)
         image = run_operation("convert", params.model_dump(), image, lambda f: None)
     data = imaging.encode(image, params.format, encoder_options(params, settings.avif_speed))
     key = jobs.result_key(job.id, output.position, imaging.EXTENSIONS[params.format])

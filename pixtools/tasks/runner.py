@@ -29,7 +29,9 @@ def run_operation(
     started = time.perf_counter()
     result = operation.apply(image, validated, progress)
     elapsed = time.perf_counter() - started
-    log.info("step done", extra={"op": name, "queue": operation.queue, "seconds": round(elapsed, 4)})
+    log.info(
+        "step done", extra={"op": name, "queue": operation.queue, "seconds": round(elapsed, 4)}
+    )
     for observer in _observers:
         observer(name, operation.queue, elapsed)
     return result

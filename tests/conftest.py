@@ -1,0 +1,262 @@
+"""Shared fixtures: real PostgreSQL, Redis, moto's S3 server and consumer subprocesses.
+
+Each test session gets its own PostgreSQL database and its own Redis queue prefix, so
+several runs can share the machine's services without seeing each other's data.
+Under CI (``CI=true``) a missing service fails the tests instead of skipping them.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("PIXTOOLS_SHARED_DIR", REPO.parent / "shared"))
+PG_ADMIN_URL = os.environ.get("PIXTOOLS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("PIXTOOLS_TEST_REDIS", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def service_missing(what: str) -> None:
+    """Fail under CI, skip on a developer machine without the service."""
+    message = f"{what} is not reachable; start it (see .ci/run) to run this test"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_image(
+    size: tuple[int, int] = (640, 480), fmt: str = "JPEG", mode: str = "RGB", **save: Any
+) -> bytes:
+    """A deterministic test picture: a colour gradient with a few shapes."""
+    _width, _height = size
+    gradient = Image.linear_gradient("L").resize(size)
+    image = Image.merge(
+        "RGB", (gradient, gradient.transpose(Image.Transpose.ROTATE_90).resize(size),
+                Image.new("L", size, 96))
+    )
+    if mode != "RGB":
+        image = image.convert(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **save)
+    return buffer.getvalue()
+
+
+def noise_image(size: tuple[int, int], fmt: str = "PNG") -> bytes:
+    """Random pixels: an image that does not compress, for size-limit tests."""
+    image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 60, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+# --- services ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    import psycopg2
+
+    name = f"pixtools_test_{secrets.token_hex(4)}"
+    try:
+        admin = psycopg2.connect(PG_ADMIN_URL, connect_timeout=3)
+    except psycopg2.OperationalError:
+        service_missing(f"PostgreSQL at {PG_ADMIN_URL}")
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        service_missing(f"Redis at {REDIS_URL}")
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[dict[str, str]]:
+    """moto's S3 server over real HTTP on loopback, used through boto3 as AWS would be."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    previous = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    yield {"endpoint_url": f"http://127.0.0.1:{port}", **env}
+    server.stop()
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def s3_bucket(s3_server: dict[str, str]) -> str:
+    import boto3
+
+    bucket = f"pixtools-{secrets.token_hex(4)}"
+    boto3.client("s3", endpoint_url=s3_server["endpoint_url"]).create_bucket(Bucket=bucket)
+    return bucket
+
+
+# --- apps -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def desktop_config(tmp_path: Path) -> dict[str, Any]:
+    return {"mode": "desktop", "data_dir": tmp_path / "data", "secret_key": "test-secret"}
+
+
+@pytest.fixture
+def app(desktop_config: dict[str, Any]) -> Iterator[Any]:
+    """A desktop-mode app on a fresh, migrated SQLite database (no consumers running)."""
+    from pixtools import create_app, db
+
+    application = create_app(desktop_config)
+    db.upgrade(application)
+    with application.app_context():
+        yield application
+        db.db.session.remove()
+        db.db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def server_env(
+    postgres_url: str, redis_url: str, s3_server: dict[str, str], s3_bucket: str
+) -> dict[str, str]:
+    """Environment for server mode on the real services, with a private queue prefix."""
+    return {
+        "PIXTOOLS_MODE": "server",
+        "PIXTOOLS_DATABASE_URL": postgres_url,
+        "PIXTOOLS_REDIS_URL": redis_url,
+        "PIXTOOLS_STORAGE_URL": f"s3://{s3_bucket}/images",
+        "PIXTOOLS_S3_ENDPOINT_URL": s3_server["endpoint_url"],
+        "PIXTOOLS_SECRET_KEY": "server-test-secret",
+        "PIXTOOLS_QUEUE_PREFIX": f"pt_{secrets.token_hex(4)}",
+        **{k: v for k, v in s3_server.items() if k.startswith("AWS_")},
+    }
+
+
+def settings_from_env(env: dict[str, str]) -> dict[str, Any]:
+    return {key.removeprefix("PIXTOOLS_").lower(): value for key, value in env.items()
+            if key.startswith("PIXTOOLS_")}
+
+
+@pytest.fixture
+def server_app(server_env: dict[str, str]) -> Iterator[Any]:
+    """A server-mode app on PostgreSQL (freshly migrated), Redis and moto's S3."""
+    from pixtools import create_app, db
+
+    application = create_app(settings_from_env(server_env))
+    with application.app_context():
+        db.db.drop_all()
+        db.db.session.execute(db.db.text("DROP TABLE IF EXISTS alembic_version"))
+        db.db.session.commit()
+    db.upgrade(application)
+    with application.app_context():
+        yield application
+        db.db.session.remove()
+        db.db.engine.dispose()
+
+
+# --- processes --------------------------------------------------------------------------
+
+
+class Process:
+    """A PixTools subprocess whose output is kept for the failure message."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self.handle = log.open("wb")
+        full_env = {**os.environ, **env, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pixtools", *args],
+            cwd=REPO, env=full_env, stdout=self.handle, stderr=subprocess.STDOUT,
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, sig: int | None = None, timeout: float = 20) -> int:
+        import signal as signals
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig or signals.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.handle.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., Process]]:
+    started: list[Process] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> Process:
+        process = Process(list(args), env or {}, tmp_path / f"proc-{len(started)}.log")
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def consumers(server_env: dict[str, str], server_app: Any,
+              spawn: Callable[..., Process]) -> list[Process]:
+    """Real ``pixtools worker`` processes for both queues, on the server-mode services."""
+    return [spawn("worker", "standard", env=server_env), spawn("worker", "ml", env=server_env)]
