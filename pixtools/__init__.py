@@ -34,11 +34,27 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Room for the multipart envelope and the recipe around the largest accepted file.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 256 * 1024
 
-    from . import api, db, downloads, errors, health, identity, queues, storage, web
+    from . import (
+        api,
+        commands,
+        db,
+        downloads,
+        errors,
+        health,
+        identity,
+        logs,
+        metrics,
+        queues,
+        storage,
+        web,
+    )
 
     db.init_app(app)
     storage.init_app(app)
     queues.init_app(app)
+    logs.init_app(app)
+    metrics.init_app(app)
+    commands.init_app(app)
     identity.init_app(app)
     errors.init_app(app)
     app.register_blueprint(web.bp)

@@ -49,12 +49,24 @@ class Settings(BaseSettings):
     standard_workers: int = Field(2, ge=1, le=64)
     dncnn_weights: Path = Path("models/dncnn_color_blind.pth")
 
+    # Operations: logs, readiness, metrics, cleanup.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    ready_timeout_seconds: float = Field(2.0, gt=0, le=30)
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = "0.0.0.0"
+    cleanup_interval_minutes: int = Field(15, ge=1, le=60)
+
     @field_validator("storage_url")
     @classmethod
     def _storage_scheme(cls, value: str) -> str:
         if value and not value.startswith(("file://", "s3://")):
             raise ValueError("must start with file:// or s3://")
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("queue_prefix")
     @classmethod

@@ -6,17 +6,19 @@ database is always the truth about a job.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import select, update
 
-from . import queues
+from . import logs, metrics, queues
 from .db import db
 from .errors import NotFound
 from .imaging import ImageInfo
 from .models import (
+    EXPIRED,
     FAILED,
     FINISHED,
     QUEUED,
@@ -30,6 +32,8 @@ from .models import (
 )
 from .recipe import Recipe
 from .storage import get_storage
+
+log = logging.getLogger(__name__)
 
 
 def source_key(job_id: str) -> str:
@@ -66,7 +70,7 @@ def submit(
         source_width=info.width,
         source_height=info.height,
         source_bytes=len(data),
-        request_id=request_id,
+        request_id=request_id or logs.current_request_id(),
         created_at=now,
         expires_at=now + timedelta(seconds=settings.job_ttl_seconds),
     )
@@ -81,6 +85,8 @@ def submit(
     get_storage(current_app).put(job.source_key, data, "application/octet-stream")
     db.session.add(job)
     db.session.commit()
+    metrics.record_job_submitted(job.source_bytes)
+    log.info("job submitted", extra={"job_id": job.id, "outputs": len(job.outputs)})
     for output in job.outputs:
         queues.enqueue_step(output.steps[0])
     return job
@@ -125,6 +131,7 @@ def finish_output(output: Output, *, key: str, fmt: str, size: tuple[int, int], 
     output.bytes = nbytes
     output.details = details
     db.session.commit()
+    metrics.record_output_stored(nbytes)
     _finish_job_if_done(output.job_id)
 
 
@@ -162,6 +169,17 @@ def _finish_job_if_done(job_id: str) -> None:
             for o in failed
         )
     job.finished_at = utcnow()
+    db.session.commit()
+    metrics.record_job_finished(job.status)
+    log.info("job finished", extra={"job_id": job.id, "status": job.status})
+
+
+def expire(job: Job) -> None:
+    """Mark ``job`` expired once its files are deleted; the row stays so history shows it."""
+    job.status = EXPIRED
+    job.finished_at = job.finished_at or utcnow()
+    for output in job.outputs:
+        output.result_key = None  # nothing left to sign a download link for
     db.session.commit()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from . import create_app
+from . import create_app, metrics
 from .queues import get_queues
 
 log = logging.getLogger(__name__)
@@ -17,6 +17,7 @@ def run(queue: str, *, workers: int | None = None, periodic: bool = True) -> Non
         # DnCNN uses every core for one image: the ml pool runs one job at a time.
         workers = settings.standard_workers if queue == "standard" else 1
     logging.basicConfig(level=logging.INFO)
+    metrics.serve(settings)  # consumers have no web server: PIXTOOLS_METRICS_PORT exports
     huey = get_queues(app).by_name(queue)
     consumer = huey.create_consumer(
         workers=workers,

@@ -8,12 +8,13 @@ from collections.abc import Callable
 
 from PIL import Image
 
+from .. import logs
 from ..operations import REGISTRY
 
 log = logging.getLogger(__name__)
 
-# Called after every step with (operation name, queue, seconds); metrics hook in here.
-StepObserver = Callable[[str, str, float], None]
+# Called after every step with (operation name, queue, seconds, input pixels); metrics hook in.
+StepObserver = Callable[[str, str, float, int], None]
 _observers: list[StepObserver] = []
 
 
@@ -25,6 +26,7 @@ def run_operation(
     name: str, params: dict[str, object], image: Image.Image, progress: Callable[[float], None]
 ) -> Image.Image:
     operation = REGISTRY[name]
+    logs.bind(step=name)
     validated = operation.params.model_validate(params)
     started = time.perf_counter()
     result = operation.apply(image, validated, progress)
@@ -33,5 +35,5 @@ def run_operation(
         "step done", extra={"op": name, "queue": operation.queue, "seconds": round(elapsed, 4)}
     )
     for observer in _observers:
-        observer(name, operation.queue, elapsed)
+        observer(name, operation.queue, elapsed, image.width * image.height)
     return result
