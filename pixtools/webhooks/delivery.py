@@ -259,14 +259,14 @@ def _answer_error(response: http.Response) -> str:
 
 
 def _network_error(exc: BaseException) -> str:
+    if isinstance(exc, urllib3.exceptions.NewConnectionError | ConnectionRefusedError):
+        return "connection refused or unreachable"
     if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
         return "connection timed out"
     if isinstance(exc, urllib3.exceptions.ReadTimeoutError | TimeoutError):
         return "the receiver did not answer in time (read timeout)"
     if isinstance(exc, urllib3.exceptions.SSLError):
         return f"TLS failed: {exc}"
-    if isinstance(exc, urllib3.exceptions.NewConnectionError | ConnectionError):
-        return "connection refused or unreachable"
     return f"network error: {type(exc).__name__}: {exc}"
 
 

@@ -53,41 +53,51 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def _pool(target: Target, address: str, timeout: urllib3.Timeout) -> urllib3.HTTPConnectionPool:
+    if target.scheme == "https":
+        return urllib3.HTTPSConnectionPool(
+            address, target.port, timeout=timeout, retries=False, maxsize=1,
+            cert_reqs="CERT_REQUIRED", server_hostname=target.host, assert_hostname=target.host,
+        )
+    return urllib3.HTTPConnectionPool(address, target.port, timeout=timeout, retries=False,
+                                      maxsize=1)
+
+
 def post(target: Target, body: bytes, headers: dict[str, str], *,
          connect_timeout: float, read_timeout: float) -> Response:
-    """POST ``body``; raise urllib3 errors on network failure and ``ReceiverDown`` on 5xx."""
+    """POST ``body``; raise urllib3 errors on network failure and ``ReceiverDown`` on 5xx.
+
+    Only the addresses checked for ``target`` are tried, in order, and only while the
+    connection itself fails (nothing was sent yet).
+    """
     timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout,
                               total=connect_timeout + read_timeout)
-    pool: urllib3.HTTPConnectionPool
-    if target.scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(
-            target.address, target.port, timeout=timeout, retries=False, maxsize=1,
-            cert_reqs="CERT_REQUIRED", server_hostname=target.host,
-            assert_hostname=target.host,
-        )
-    else:
-        pool = urllib3.HTTPConnectionPool(
-            target.address, target.port, timeout=timeout, retries=False, maxsize=1
-        )
     request_headers = {
         "Host": target.host_header,
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         **headers,
     }
-    started = time.perf_counter()
-    try:
-        raw = pool.urlopen(
-            "POST", target.path, body=body, headers=request_headers, redirect=False,
-            retries=False, assert_same_host=False, preload_content=False,
-        )
+    addresses = target.addresses or (target.address,)
+    for index, address in enumerate(addresses):
+        pool = _pool(target, address, timeout)
+        started = time.perf_counter()
         try:
-            latency = (time.perf_counter() - started) * 1000
-            snippet = b"" if 200 <= raw.status < 300 else raw.read(SNIPPET_BYTES)
+            raw = pool.urlopen(
+                "POST", target.path, body=body, headers=request_headers, redirect=False,
+                retries=False, assert_same_host=False, preload_content=False,
+            )
+            try:
+                latency = (time.perf_counter() - started) * 1000
+                snippet = b"" if 200 <= raw.status < 300 else raw.read(SNIPPET_BYTES)
+            finally:
+                raw.release_conn()
+            break
+        except urllib3.exceptions.NewConnectionError:
+            if index == len(addresses) - 1:
+                raise
         finally:
-            raw.release_conn()
-    finally:
-        pool.close()
+            pool.close()
     response = Response(
         status=raw.status,
         latency_ms=latency,

@@ -174,7 +174,7 @@ def check(
     url: str,
     *,
     allow: Sequence[Network] = (),
-    resolver: Resolver = system_resolver,
+    resolver: Resolver | None = None,
     trust_any_address: bool = False,
 ) -> Target:
     """Check ``url`` and return where to connect; raise ``UnsafeURL`` with the reason.
@@ -191,7 +191,7 @@ def check(
         addresses = [str(literal)]
     else:
         try:
-            addresses = resolver(host, port)
+            addresses = (resolver or system_resolver)(host, port)
         except (OSError, UnicodeError):
             addresses = []
         if not addresses:
