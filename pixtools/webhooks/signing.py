@@ -76,5 +76,6 @@ def verify(secret: str, body: bytes, received: Mapping[str, str],
         return INVALID, "no v1 signature matches the body with this sandbox's secret"
     age = (time.time() if now is None else now) - when
     if abs(age) > TOLERANCE_SECONDS:
-        return STALE, f"the signature is right but the timestamp is {age:+.0f} s from now"
+        when_text = f"{age:.0f} s old" if age > 0 else f"{-age:.0f} s in the future"
+        return STALE, f"the signature matches but the timestamp is {when_text}"
     return VALID, "signature matches and the timestamp is fresh"
