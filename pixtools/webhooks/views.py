@@ -40,6 +40,13 @@ def sandbox_json(sandbox: WebhookSandbox, *, with_secret: bool = False) -> dict[
     return body
 
 
+def _pretty(body: str) -> str:
+    try:
+        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    except ValueError:
+        return body
+
+
 def request_json(entry: SandboxRequest) -> dict[str, Any]:
     return {
         "received_at": _iso(entry.received_at),
@@ -137,8 +144,8 @@ def create_page() -> ResponseReturnValue:
 @pages_bp.get("/<sandbox_id>")
 def detail(sandbox_id: str) -> ResponseReturnValue:
     sandbox = sandboxes.get_for_owner(sandbox_id, current_owner())
-    return render_template("sandbox/detail.html", sandbox=sandbox,
-                           entries=[request_json(e) for e in sandbox.requests])
+    entries = [{**request_json(e), "pretty": _pretty(e.body)} for e in sandbox.requests]
+    return render_template("sandbox/detail.html", sandbox=sandbox, entries=entries)
 
 
 @pages_bp.post("/send")

@@ -172,9 +172,29 @@ def test_pages_create_send_and_show(app):
     secret = re.search(r'<code class="sandbox-secret">([^<]+)</code>', html).group(1)
     signed_post(browser, url, secret, b'{"hello":"page"}')
     html = browser.get(location).get_data(as_text=True)
-    assert 'data-verification="valid"' in html and "{&#34;hello&#34;:&#34;page&#34;}" in html
+    assert 'data-verification="valid"' in html and "&#34;hello&#34;: &#34;page&#34;" in html
     listing = browser.get("/sandbox").get_data(as_text=True)
     assert url in listing and "1 request(s)" in listing
     # Without a sandbox of its own, another visitor is offered to create one.
     other = app.test_client()
     assert "Create a sandbox" in other.get("/sandbox").get_data(as_text=True)
+
+
+def test_webhook_tables_migrate_on_postgres(postgres_url, tmp_path):
+    import sqlalchemy as sa
+
+    from pixtools import create_app, db
+    from pixtools.db import engine_url
+
+    engine = sa.create_engine(engine_url(postgres_url))
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+        connection.execute(sa.text("CREATE SCHEMA public"))
+    db.upgrade(create_app({"data_dir": tmp_path, "database_url": postgres_url,
+                           "secret_key": "x"}))
+    inspector = sa.inspect(engine)
+    assert {"webhook_deliveries", "webhook_attempts", "webhook_disabled_urls",
+            "webhook_sandboxes", "webhook_sandbox_requests"} <= set(inspector.get_table_names())
+    assert {"webhook_url", "webhook_secret", "webhook_base_url"} <= {
+        c["name"] for c in inspector.get_columns("jobs")}
+    engine.dispose()

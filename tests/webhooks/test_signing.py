@@ -61,3 +61,21 @@ def test_verify_reports_valid_invalid_and_stale():
 def test_bad_secrets_are_refused(bad):
     with pytest.raises(ValueError):
         signing.check_secret(bad)
+
+
+def test_the_readme_receiver_example_verifies_our_signatures():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Webhooks", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace: dict = {}
+    exec(code, namespace)
+    secret = signing.new_secret()
+    body = b'{"type":"job.failed"}'
+    headers = signing.headers(secret, "msg_readme", body.decode())
+    assert namespace["verify"](secret, headers, body) is True
+    assert namespace["verify"](secret, headers, body + b"x") is False
+    stale = signing.headers(secret, "msg_readme", body.decode(), int(time.time()) - 600)
+    assert namespace["verify"](secret, stale, body) is False
