@@ -53,7 +53,7 @@ def test_verify_reports_valid_invalid_and_stale():
     assert signing.verify(secret, body, {**good, "webhook-id": "msg_2"})[0] == signing.INVALID
     assert signing.verify(secret, body, {"webhook-id": "x"})[0] == signing.INVALID
     old = signing.headers(secret, "msg_1", body.decode(), now - 3600)
-    verdict, detail = signing.verify(secret, body, old)
+    verdict, detail = signing.verify(secret, body, old, now=now)
     assert verdict == signing.STALE and "3600 s old" in detail
 
 
