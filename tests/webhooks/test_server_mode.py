@@ -10,18 +10,16 @@ from typing import Any
 import pytest
 import redis
 import requests
+import urllib3
 from werkzeug.serving import make_server
 
 from pixtools.webhooks import breaker
-from pixtools.webhooks import delivery as deliveries
 from tests.conftest import free_port, make_image, wait_for
 from tests.webhooks.conftest import (
     RECIPE,
     Receiver,
     Reply,
     assert_signed,
-    only_delivery,
-    run_job,
     submit,
 )
 
@@ -37,7 +35,8 @@ def hook_server(server_env: dict[str, str], request: pytest.FixtureRequest) -> I
         "PIXTOOLS_WEBHOOK_CONNECT_TIMEOUT_SECONDS": "1",
         "PIXTOOLS_WEBHOOK_READ_TIMEOUT_SECONDS": "2",
         "PIXTOOLS_WEBHOOK_BREAKER_THRESHOLD": "3",
-        "PIXTOOLS_WEBHOOK_BREAKER_RESET_SECONDS": "5",
+        # Long enough for a consumer to pick up a job while the breaker is still open.
+        "PIXTOOLS_WEBHOOK_BREAKER_RESET_SECONDS": "10",
     })
     app = request.getfixturevalue("server_app")
     server = make_server("127.0.0.1", port, app, threaded=True)
@@ -85,34 +84,39 @@ def test_consumer_retries_after_500_with_the_same_id(open_loopback, hook_server,
 
 def test_breaker_state_is_shared_through_redis(open_loopback, hook_server, server_app,
                                                server_env, spawn):
+    from pixtools.webhooks import http, ssrf
+
+    worker = spawn("worker", "standard", env=server_env)
+    wait_for(lambda: "consumer started" in worker.output(), timeout=60)
     port = free_port()  # the receiver is down
     host = f"127.0.0.1:{port}"
-    client = server_app.test_client()
-    job_ids = [submit(client, f"http://{host}/hook").get_json()["id"] for _ in range(3)]
-    for job_id in job_ids:
-        run_job(job_id)  # each finished job enqueues its delivery in Redis
-    rows = [only_delivery(job_id).id for job_id in job_ids]
-    # This process trips the breaker (threshold 3)…
-    for row_id in rows:
-        assert deliveries.attempt(row_id) is not None
+    url = f"http://{host}/hook"
+    # This process (one worker of the fleet) fails to reach the host three times…
+    guard = breaker.get_breakers().get(host)
+    target = ssrf.check(url, allow=ssrf.parse_networks("127.0.0.1/32"))
+    for _ in range(3):
+        with pytest.raises(urllib3.exceptions.NewConnectionError):
+            guard.call(http.post, target, b"{}", {}, connect_timeout=1, read_timeout=1)
     key = f"{server_env['PIXTOOLS_QUEUE_PREFIX']}:webhooks:{host}:pybreaker:state"
     assert redis.Redis.from_url(server_env["PIXTOOLS_REDIS_URL"]).get(key) == b"open"
     assert breaker.states() == {host: "open"}
 
-    # …and a consumer in another process holds its deliveries back without sending.
-    worker = spawn("worker", "standard", env=server_env)
+    # …so the consumer, another process, holds a new job's event back without sending it.
+    client = server_app.test_client()
+    job_id = submit(client, url).get_json()["id"]
     try:
-        wait_for(lambda: all(only_delivery(j).history[-1].outcome == "deferred"
-                             for j in job_ids), timeout=30)
+        wait_for(lambda: (d := deliveries_of(client, job_id)) and d[0]["history"], timeout=30)
     except AssertionError:
         raise AssertionError(worker.output()) from None
-    assert all(only_delivery(j).attempts == 1 for j in job_ids)
+    (entry,) = deliveries_of(client, job_id)
+    first = entry["history"][0]
+    assert first["outcome"] == "deferred" and "circuit" in first["error"]
+    assert entry["attempts"] == 0 and entry["status"] == "pending"
 
     receiver = Receiver(port=port)  # the receiver recovers
     try:
-        wait_for(lambda: all(only_delivery(j).status == "delivered" for j in job_ids),
-                 timeout=60)
-        assert sorted(r.headers["webhook-id"] for r in receiver.requests) == sorted(rows)
+        wait_for(lambda: deliveries_of(client, job_id)[0]["status"] == "delivered", timeout=60)
+        assert [r.headers["webhook-id"] for r in receiver.requests] == [entry["id"]]
         assert breaker.states() == {host: "closed"}  # closed by the consumer, seen here
     finally:
         receiver.stop()
