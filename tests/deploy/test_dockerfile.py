@@ -39,7 +39,7 @@ def test_the_three_targets_exist_on_a_slim_base():
     stages = dockerfile_stages()
     assert set(TARGETS) <= set(stages)
     base = stages["base"][0][1]
-    assert re.match(r"python:\$\{PYTHON_VERSION\}-slim", base) or "-slim" in base, base
+    assert base.startswith("python:") and "-slim" in base, base
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -48,7 +48,7 @@ def test_runs_as_the_unprivileged_user(target):
     assert users, f"{target} sets no USER: it would run as root"
     assert users[-1] not in ("root", "0", "0:0")
     created = " ".join(instructions(target, "RUN"))
-    assert f"useradd --system --uid 10001" in created and users[-1] == "pixtools"
+    assert "useradd --system --uid 10001" in created and users[-1] == "pixtools"
 
 
 @pytest.mark.parametrize("target", ["worker-standard", "worker-ml"])
@@ -154,8 +154,9 @@ def test_gunicorn_settings_serve_the_app_and_stop_gracefully(tmp_path):
     try:
         def healthy() -> bool:
             try:
-                return requests.get(f"http://127.0.0.1:{port}/api/health", timeout=2).ok
-            except requests.ConnectionError:
+                return requests.get(f"http://127.0.0.1:{port}/api/health", timeout=10).ok
+            except (requests.ConnectionError, requests.Timeout):
+                # The socket is bound before the worker process has imported the app.
                 assert proc.poll() is None, (tmp_path / "gunicorn.log").read_text()
                 return False
 

@@ -210,7 +210,7 @@ def pixtools_containers() -> list[tuple[str, dict[str, Any]]]:
 
 def test_every_variable_set_is_one_the_app_reads():
     names: set[str] = set()
-    for workload, container in pixtools_containers():
+    for _workload, container in pixtools_containers():
         names |= {e["name"] for e in container.get("env", [])}
         for source in container.get("envFrom", []):
             if "configMapRef" in source:
