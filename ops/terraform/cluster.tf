@@ -41,11 +41,12 @@ resource "aws_launch_template" "nodes" {
   block_device_mappings {
     device_name = "/dev/xvda"
 
+    # Encrypted with the account's EBS key: a customer key would need a grant for Auto
+    # Scaling's service-linked role, which may not exist yet in a new account.
     ebs {
       volume_size           = 40
       volume_type           = "gp3"
       encrypted             = true
-      kms_key_id            = aws_kms_key.main.arn
       delete_on_termination = true
     }
   }
