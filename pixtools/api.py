@@ -9,6 +9,7 @@ from . import imaging, jobs, operations, presenters
 from . import recipe as recipes
 from .errors import BadRequest, PayloadTooLarge
 from .identity import current_owner
+from .webhooks import targets as webhook_targets
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -41,13 +42,21 @@ def create_job() -> ResponseReturnValue:
         max_outputs=settings.max_outputs,
         max_steps=settings.max_steps,
     )
+    webhook = webhook_targets.from_form(
+        request.form, owner=current_owner(), base_url=request.host_url
+    )
     data, filename = read_upload()
     limits = imaging.Limits(max_pixels=settings.max_pixels, max_side=settings.max_side)
     info = imaging.inspect(data, limits)
     job = jobs.submit(
-        owner=current_owner(), data=data, filename=filename, info=info, recipe=recipe
+        owner=current_owner(), data=data, filename=filename, info=info, recipe=recipe,
+        webhook=webhook,
     )
-    response = jsonify(presenters.job_json(job))
+    body = presenters.job_json(job)
+    if webhook is not None:
+        # The only time the secret is shown: the receiver needs it to check signatures.
+        body["webhook"] = webhook.public_json()
+    response = jsonify(body)
     response.status_code = 202
     response.headers["Location"] = url_for("api.get_job", job_id=job.id)
     return response

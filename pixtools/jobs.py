@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -32,6 +32,10 @@ from .models import (
 )
 from .recipe import Recipe
 from .storage import get_storage
+from .webhooks import delivery as webhook_delivery
+
+if TYPE_CHECKING:
+    from .webhooks.targets import WebhookRequest
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +61,7 @@ def submit(
     info: ImageInfo,
     recipe: Recipe,
     request_id: str | None = None,
+    webhook: WebhookRequest | None = None,
 ) -> Job:
     """Store the upload, record the job, commit, then enqueue its first steps."""
     settings = current_app.extensions["pixtools.settings"]
@@ -75,6 +80,9 @@ def submit(
         expires_at=now + timedelta(seconds=settings.job_ttl_seconds),
     )
     job.source_key = source_key(job.id)
+    if webhook is not None:
+        job.webhook_url, job.webhook_secret = webhook.url, webhook.secret
+        job.webhook_base_url = webhook.base_url
     for position, steps in enumerate(recipe.outputs):
         output = Output(position=position, status=QUEUED)
         output.steps = [
@@ -169,9 +177,13 @@ def _finish_job_if_done(job_id: str) -> None:
             for o in failed
         )
     job.finished_at = utcnow()
+    # Recorded in the same transaction, under the same lock: exactly one event per job.
+    delivery = webhook_delivery.create(job)
     db.session.commit()
     metrics.record_job_finished(job.status)
     log.info("job finished", extra={"job_id": job.id, "status": job.status})
+    if delivery is not None:
+        webhook_delivery.enqueue_safely(delivery.id)
 
 
 def expire(job: Job) -> None:

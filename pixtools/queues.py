@@ -27,6 +27,8 @@ class Queues:
     ml: Huey
     # The run_steps task as registered on each instance, by queue name.
     run_steps: dict[str, Any] = field(default_factory=dict)
+    # The deliver_webhook task, registered on the standard instance.
+    deliver_webhook: Any = None
 
     def by_name(self, name: str) -> Huey:
         if name not in QUEUE_NAMES:
@@ -64,6 +66,7 @@ def _in_app_context(app: Flask, func: Callable[..., Any]) -> Callable[..., Any]:
 def init_app(app: Flask) -> None:
     from . import cleanup
     from .tasks import pipeline
+    from .webhooks import delivery
 
     settings = app.extensions["pixtools.settings"]
     queues = build(settings)
@@ -71,6 +74,12 @@ def init_app(app: Flask) -> None:
         huey = queues.by_name(name)
         task = huey.task(name="run_steps")(_in_app_context(app, pipeline.run_steps))
         queues.run_steps[name] = task
+    queues.deliver_webhook = queues.standard.task(name="deliver_webhook")(
+        _in_app_context(app, delivery.run)
+    )
+    queues.standard.periodic_task(crontab(minute="*"), name="sweep_webhooks")(
+        _in_app_context(app, delivery.sweep)
+    )
     # Periodic tasks run only in the consumer started without --no-periodic.
     every = crontab(minute=f"*/{settings.cleanup_interval_minutes}")
     queues.standard.periodic_task(every, name="cleanup")(_in_app_context(app, cleanup.periodic))

@@ -151,8 +151,9 @@ def test_redis_unreachable(server_app, server_env):
     status, body = ready(server_app_with(server_env,
                                          redis_url=f"redis://127.0.0.1:{free_port()}/0"))
     assert status == 503
-    # The queues live in Redis too, so they fail with it; nothing else does.
-    assert "redis" in body["failing"] and set(body["failing"]) <= {"redis", "queues"}
+    # The queues and the webhook breakers' states live in Redis too; nothing else fails.
+    assert "redis" in body["failing"]
+    assert set(body["failing"]) <= {"redis", "queues", "webhooks"}
     assert body["checks"]["storage"]["status"] == "ok"
 
 

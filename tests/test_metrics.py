@@ -56,9 +56,6 @@ def test_job_metrics_after_a_real_job(app, client):
     upload = make_image((96, 64))
     response = post_job(client, upload)
     assert response.status_code == 202
-    from pixtools.db import db
-
-    db.session.expire_all()  # the task committed in its own app context
     job = client.get(response.headers["Location"]).get_json()
     assert job["status"] == "succeeded", job
     after = scrape(client)
@@ -138,7 +135,7 @@ def test_consumer_exports_its_metrics(server_app, server_env, spawn):
                        in ("succeeded", "failed") and b, timeout=60)
     except AssertionError:
         raise AssertionError(consumer.output()) from None
-    assert job["status"] == "succeeded", consumer.output()
+    assert job["status"] == "succeeded", (job, consumer.output())
     samples = parse(requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text)
     assert value(samples, "pixtools_jobs_finished_total", status="succeeded") == 1
     assert value(samples, "pixtools_step_duration_seconds_count",
