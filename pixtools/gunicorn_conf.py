@@ -1,18 +1,21 @@
-"""gunicorn settings for PixTools: ``gunicorn -c python:pixtools.gunicorn_conf wsgi:app``.
+"""gunicorn hooks and logging for PixTools, imported by the repository's ``gunicorn.conf.py``.
 
-- gunicorn's own lines are JSON like the app's.
-- With several workers, metrics must be summed over all of them: set
-  ``PROMETHEUS_MULTIPROC_DIR`` to an empty folder writable by the workers; it is emptied at
-  start and each exiting worker is marked dead so its gauges disappear.
-
-A deployment's own config may ``from pixtools.gunicorn_conf import *`` and add to it.
+- gunicorn's own lines are JSON like the app's (the app logs each request itself).
+- With several workers, ``/metrics`` must sum all of them (prometheus_client's multiprocess
+  mode): each worker writes its values to files in ``PROMETHEUS_MULTIPROC_DIR``. An operator's
+  folder is used when set; otherwise the server makes a fresh one. It is emptied at start, and
+  each exiting worker is marked dead so that its gauges disappear.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
+
+# Set here, in the master, before any worker imports prometheus_client (it reads it then).
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="pixtools-metrics-"))
 
 logconfig_dict: dict[str, Any] = {
     "version": 1,

@@ -217,11 +217,17 @@ def _run_one(app: Flask, check: Callable[[Flask], dict[str, Any]],
 
 def run_checks(app: Flask) -> dict[str, dict[str, Any]]:
     """Every check's result by name, each with ``status`` (ok, fail, skipped) and latency."""
-    timeout = app.extensions["pixtools.settings"].ready_timeout_seconds
+    settings = app.extensions["pixtools.settings"]
+    timeout = settings.ready_timeout_seconds
     deadline = time.monotonic() + timeout
+    skipped = set(filter(None, settings.ready_skip_checks.split(",")))
     results: dict[str, dict[str, Any]] = {}
     started: dict[str, threading.Thread] = {}
     for name, check in CHECKS.items():
+        if name in skipped:
+            results[name] = {"status": "skipped", "latency_ms": 0.0,
+                             "reason": "listed in PIXTOOLS_READY_SKIP_CHECKS"}
+            continue
         key = (id(app), name)
         with _inflight_lock:
             previous = _inflight.get(key)

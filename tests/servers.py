@@ -21,7 +21,8 @@ class Gunicorn:
         self.log = log
         self.handle = log.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:pixtools.gunicorn_conf",
+            # The repository's gunicorn.conf.py, as the api image runs it.
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py",
              "-b", f"127.0.0.1:{self.port}", "-w", str(workers), "--graceful-timeout", "5",
              "wsgi:app"],
             cwd=REPO, stdout=self.handle, stderr=subprocess.STDOUT,

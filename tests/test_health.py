@@ -42,6 +42,30 @@ def ready(app: Any) -> tuple[int, dict[str, Any]]:
     return response.status_code, body
 
 
+def test_the_settings_know_every_check():
+    from pixtools.config import READY_CHECKS
+    from pixtools.health import CHECKS as RUN
+
+    assert tuple(RUN) == READY_CHECKS and set(READY_CHECKS) == CHECKS
+
+
+def test_checks_can_be_skipped_where_a_dependency_lives_elsewhere(tmp_path):
+    from pixtools import create_app, db
+    from pixtools.config import ConfigError
+
+    # The api pods of a cluster do not hold the DnCNN weights: the ml workers do.
+    application = create_app({"data_dir": tmp_path, "secret_key": "s",
+                              "dncnn_weights": tmp_path / "absent.pth",
+                              "ready_skip_checks": " weights , webhooks"})
+    db.upgrade(application)
+    status, body = ready(application)
+    assert status == 200, body
+    assert body["checks"]["weights"]["status"] == "skipped"
+    assert "PIXTOOLS_READY_SKIP_CHECKS" in body["checks"]["weights"]["reason"]
+    with pytest.raises(ConfigError, match=r"PIXTOOLS_READY_SKIP_CHECKS: .*unknown check 'wieghts'"):
+        create_app({"data_dir": tmp_path, "ready_skip_checks": "wieghts"})
+
+
 def test_liveness_is_cheap_and_always_ok(client):
     response = client.get("/api/health")
     assert response.status_code == 200
