@@ -198,3 +198,21 @@ def test_gunicorn_workers_are_summed_in_multiprocess_mode(tmp_path):
     finally:
         api.stop()
     assert os.listdir(prom_dir)
+
+
+def test_grafana_dashboard_uses_only_metrics_the_app_exports(client):
+    from tests.conftest import REPO
+
+    dashboard = json.loads((REPO / "ops" / "grafana" / "pixtools-dashboard.json").read_text())
+    assert dashboard["uid"] and dashboard["panels"]
+    text = client.get("/metrics").get_data(as_text=True)
+    families = set(re.findall(r"^# TYPE (\S+) ", text, re.M))
+    used = set()
+    for panel in dashboard["panels"]:
+        assert panel["targets"] and panel["title"]
+        for target in panel["targets"]:
+            used |= set(re.findall(r"\b((?:pixtools|flask|process)_[a-z_]+)", target["expr"]))
+    assert len(used) >= 12
+    for name in sorted(used):
+        base = re.sub(r"_(bucket|sum|count|total)$", "", name)
+        assert base in families or name in families, f"{name} is not exported"
