@@ -93,7 +93,7 @@ def submit(
     get_storage(current_app).put(job.source_key, data, "application/octet-stream")
     db.session.add(job)
     db.session.commit()
-    metrics.record_job_submitted(job.source_bytes)
+    metrics.record_job_submitted(len(data))
     log.info("job submitted", extra={"job_id": job.id, "outputs": len(job.outputs)})
     for output in job.outputs:
         queues.enqueue_step(output.steps[0])

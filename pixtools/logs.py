@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from flask import Flask, Response, g, request
 from huey import Huey
 from huey import signals as huey_signals
+from huey.api import PeriodicTask
 from pythonjsonlogger.json import JsonFormatter as _BaseJsonFormatter
 
 log = logging.getLogger(__name__)
@@ -178,8 +179,8 @@ def _start_request() -> None:
 
 
 def _finish_request(response: Response) -> Response:
-    request_id = g.get("request_id")
-    if request_id:
+    request_id, started = g.get("request_id"), g.get("started")
+    if request_id and started is not None:
         response.headers[REQUEST_ID_HEADER] = request_id
         level = logging.DEBUG if request.path.startswith(_QUIET_PATHS) else logging.INFO
         log.log(
@@ -190,7 +191,7 @@ def _finish_request(response: Response) -> Response:
                 # The path only: query strings can hold signatures.
                 "path": request.path,
                 "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - g.started) * 1000, 2),
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
             },
         )
     return response
@@ -231,6 +232,8 @@ def connect_huey(huey: Huey, queue: str) -> None:
 
     @huey.signal()
     def _on_signal(signal: str, task: Any, *args: Any) -> None:
+        # Periodic tasks start every minute or so: their routine lines are debug-level.
+        routine = logging.DEBUG if isinstance(task, PeriodicTask) else logging.INFO
         if signal == huey_signals.SIGNAL_EXECUTING:
             carried = task.kwargs.get("log_context") if isinstance(task.kwargs, dict) else None
             _context.set({
@@ -238,14 +241,14 @@ def connect_huey(huey: Huey, queue: str) -> None:
                 "queue": queue, "task": task.name, "task_id": task.id, "attempt": attempt_of(task),
             })
             _task_started.set(time.perf_counter())
-            task_log.info("task started")
+            task_log.log(routine, "task started")
             return
         base = {"queue": queue, "task": task.name, "task_id": task.id}
         started = _task_started.get()
         if started and signal in (huey_signals.SIGNAL_COMPLETE, huey_signals.SIGNAL_ERROR):
             base["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
         if signal == huey_signals.SIGNAL_COMPLETE:
-            task_log.info("task finished", extra=base)
+            task_log.log(routine, "task finished", extra=base)
         elif signal == huey_signals.SIGNAL_ERROR:
             exc = args[0] if args else None
             exc_info = (type(exc), exc, exc.__traceback__) if exc is not None else None
