@@ -5,17 +5,16 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from . import imaging, jobs, operations, presenters
+from . import jobs, operations, presenters, uploads
 from . import recipe as recipes
-from .errors import BadRequest, PayloadTooLarge
+from .errors import BadRequest
 from .identity import current_owner
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-def read_upload() -> tuple[bytes, str]:
-    """The uploaded file's bytes and name, bounded by the size limit."""
-    settings = current_app.extensions["pixtools.settings"]
+def read_upload() -> uploads.Upload:
+    """The one uploaded image of this request, checked like every upload (``uploads.read``)."""
     files = request.files.getlist("file")
     if not files:
         raise BadRequest(
@@ -23,14 +22,7 @@ def read_upload() -> tuple[bytes, str]:
         )
     if len(files) > 1:
         raise BadRequest("Send one image per job: the 'file' field appeared more than once.")
-    upload = files[0]
-    data = upload.read(settings.max_upload_bytes + 1)
-    if len(data) > settings.max_upload_bytes:
-        raise PayloadTooLarge(
-            f"The file is larger than {settings.max_upload_bytes / 1e6:.0f} MB: "
-            "send a smaller image."
-        )
-    return data, upload.filename or "image"
+    return uploads.read(files[0])
 
 
 @bp.post("/jobs")
@@ -41,11 +33,13 @@ def create_job() -> ResponseReturnValue:
         max_outputs=settings.max_outputs,
         max_steps=settings.max_steps,
     )
-    data, filename = read_upload()
-    limits = imaging.Limits(max_pixels=settings.max_pixels, max_side=settings.max_side)
-    info = imaging.inspect(data, limits)
+    upload = read_upload()
     job = jobs.submit(
-        owner=current_owner(), data=data, filename=filename, info=info, recipe=recipe
+        owner=current_owner(),
+        data=upload.data,
+        filename=upload.filename,
+        info=upload.info,
+        recipe=recipe,
     )
     response = jsonify(presenters.job_json(job))
     response.status_code = 202
