@@ -159,6 +159,26 @@
 
   document.addEventListener("htmx:afterRequest", hideUploadProgress);
 
+  // The server failed or could not be reached: say so by the button, keep the files.
+  function reportFailure(event, text) {
+    var status = document.getElementById("form-status");
+    if (!status || !event.target || event.target.id !== "upload-form") return;
+    status.textContent = text;
+    status.hidden = false;
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var code = event.detail && event.detail.xhr ? event.detail.xhr.status : "";
+    reportFailure(event, "The server could not handle this upload (error " + code +
+      "). Your files are still chosen: try again in a moment.");
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    reportFailure(event, "PixTools could not be reached. Check that it is running, then try again.");
+  });
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var status = document.getElementById("form-status");
+    if (status && event.target && event.target.id === "upload-form") status.hidden = true;
+  });
+
   // After the server sends the form back with errors, move focus to the first one.
   document.addEventListener("htmx:afterSettle", function (event) {
     var swapped = event.detail && event.detail.target;

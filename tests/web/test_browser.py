@@ -224,6 +224,15 @@ def test_history_survives_a_restart_and_expires_by_the_clock(desktop, new_page):
     assert "expires in 23 h" in card.locator("time").inner_text()
     server.stop()
 
+    # With the server gone, sending says so next to the button and keeps the files chosen.
+    page.set_input_files("#file", [{"name": "later.png", "mimeType": "image/png",
+                                    "buffer": make_image((20, 20), fmt="PNG")}])
+    page.click("#submit")
+    status = page.locator("#form-status")
+    expect(status).to_be_visible()
+    assert "could not be reached" in status.inner_text()
+    assert page.locator("#previews li").count() == 1
+
     # A day and an hour later (by configuration), on the same data: the card is still
     # there, now expired and without any link, whether or not cleanup has run.
     later = desktop(data_dir=server.data_dir,
