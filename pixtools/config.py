@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     max_outputs: int = Field(8, ge=1, le=64)
     max_steps: int = Field(12, ge=1, le=64)
     avif_speed: int = Field(8, ge=0, le=10)
+    max_files_per_upload: int = Field(20, ge=1, le=500)
+    # Moves the clock the app uses to judge expiry; tests set it instead of waiting a day.
+    clock_offset_seconds: float = Field(0.0, allow_inf_nan=False)
 
     standard_workers: int = Field(2, ge=1, le=64)
     dncnn_weights: Path = Path("models/dncnn_color_blind.pth")

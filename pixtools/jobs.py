@@ -102,6 +102,17 @@ def get_for_owner(job_id: str, owner: str) -> Job:
     return job
 
 
+def list_for_owner(owner: str, *, limit: int) -> list[Job]:
+    """The owner's jobs, newest first (deleted jobs are gone from the table)."""
+    query = (
+        select(Job)
+        .where(Job.owner == owner)
+        .order_by(Job.created_at.desc(), Job.id)
+        .limit(limit)
+    )
+    return list(db.session.execute(query).scalars())
+
+
 def load_step(step_id: int) -> Step | None:
     return db.session.get(Step, step_id)
 

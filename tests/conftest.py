@@ -209,6 +209,31 @@ def server_app(server_env: dict[str, str]) -> Iterator[Any]:
         db.db.engine.dispose()
 
 
+# --- browser ----------------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+VENDOR = REPO / "pixtools" / "static" / "vendor" / "htmx.min.js"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One Debian Chromium for the whole session, driven by Playwright (never downloaded)."""
+    if not CHROMIUM.exists():
+        service_missing(f"Chromium at {CHROMIUM} (apt-get install chromium)")
+    if not VENDOR.is_file():
+        pytest.fail(f"{VENDOR} is missing: run `make setup` (or scripts/vendor-assets.sh)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
 # --- processes --------------------------------------------------------------------------
 
 
