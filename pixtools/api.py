@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from . import imaging, jobs, operations, presenters
+from . import bundles, imaging, jobs, operations, presenters
 from . import recipe as recipes
 from .errors import BadRequest, PayloadTooLarge
 from .identity import current_owner
+from .operations.base import describe_params
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -64,6 +65,14 @@ def delete_job(job_id: str) -> ResponseReturnValue:
     return "", 204
 
 
+@bp.get("/jobs/<job_id>/bundle.zip")
+def job_bundle(job_id: str) -> ResponseReturnValue:
+    return bundles.response(jobs.get_for_owner(job_id, current_owner()))
+
+
 @bp.get("/operations")
 def list_operations() -> ResponseReturnValue:
-    return jsonify(operations=[op.describe() for op in operations.REGISTRY.values()])
+    return jsonify(
+        operations=[op.describe() for op in operations.REGISTRY.values()],
+        recipe_options=describe_params(recipes.RecipeOptions),
+    )
