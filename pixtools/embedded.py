@@ -128,6 +128,12 @@ def _xmp_values(xmp: bytes | None) -> dict[str, str]:
 
 
 def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        # Pillow reads EXIF text as Latin-1; cameras and editors mostly write UTF-8.
+        try:
+            value = value.encode("latin-1").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     if not isinstance(value, str):
@@ -253,10 +259,11 @@ def for_output(embedded: Embedded | None, policy: MetadataPolicy, *, oriented: b
     exif = Image.Exif()
     if policy == "copyright":
         found = credits(embedded)
+        # As UTF-8 bytes: Pillow would turn every non-ASCII letter (©, é) into "?".
         if "author" in found:
-            exif[ARTIST] = found["author"]
+            exif[ARTIST] = found["author"].encode()
         if "copyright" in found:
-            exif[COPYRIGHT] = found["copyright"]
+            exif[COPYRIGHT] = found["copyright"].encode()
     if not oriented and embedded.orientation != 1:
         # The pixels were left as stored: the tag is what turns them upright in a viewer.
         exif[ORIENTATION] = embedded.orientation

@@ -94,10 +94,10 @@ def plan(size: tuple[int, int], params: ResizeParams) -> Plan:
     return Plan(final if mode == "exact" else size, final)
 
 
-def _position(free: tuple[int, int], gravity: str) -> tuple[int, int]:
+def _position(free: tuple[float, float], gravity: str) -> tuple[float, float]:
     across = 0.0 if "left" in gravity else 1.0 if "right" in gravity else 0.5
     down = 0.0 if "top" in gravity else 1.0 if "bottom" in gravity else 0.5
-    return int(free[0] * across), int(free[1] * down)
+    return free[0] * across, free[1] * down
 
 
 def _scale(image: Image.Image, target: tuple[int, int]) -> Image.Image:
@@ -106,10 +106,25 @@ def _scale(image: Image.Image, target: tuple[int, int]) -> Image.Image:
     return image.resize(target, Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
-def _crop_offset(scaled: Image.Image, final: tuple[int, int], gravity: str) -> tuple[int, int]:
+def _crop_box(image: Image.Image, target: Plan, gravity: str) -> tuple[float, float, float, float]:
+    """The part of the source that becomes the output of a fill, in source pixels."""
+    width, height = image.size
+    crop_w = target.final[0] * width / target.scaled[0]
+    crop_h = target.final[1] * height / target.scaled[1]
     if gravity == "smart":
-        return attention.best_offset(scaled, final)
-    return _position((scaled.width - final[0], scaled.height - final[1]), gravity)
+        left, top = attention.best_offset(image, (round(crop_w), round(crop_h)))
+    else:
+        left, top = _position((width - crop_w, height - crop_h), gravity)
+    return left, top, left + crop_w, top + crop_h
+
+
+def _fill(image: Image.Image, target: Plan, box: tuple[float, float, float, float]) -> Image.Image:
+    if target.scaled == image.size:
+        left, top = int(box[0]), int(box[1])
+        return image.crop((left, top, left + target.final[0], top + target.final[1]))
+    # Resampling only the kept region, with sub-pixel placement: exact and cheaper than
+    # resizing the whole image and cropping afterwards.
+    return image.resize(target.final, Image.Resampling.LANCZOS, box=box, reducing_gap=3.0)
 
 
 def _pad(image: Image.Image, final: tuple[int, int], params: ResizeParams) -> Image.Image:
@@ -123,39 +138,32 @@ def _pad(image: Image.Image, final: tuple[int, int], params: ResizeParams) -> Im
                                                                                (red, green, blue))
     canvas = Image.new(mode, final, fill)
     gravity = "centre" if params.gravity == "smart" else params.gravity
-    offset = _position((final[0] - image.width, final[1] - image.height), gravity)
-    canvas.paste(image if image.mode == mode else image.convert(mode), offset)
+    left, top = _position((final[0] - image.width, final[1] - image.height), gravity)
+    canvas.paste(image if image.mode == mode else image.convert(mode), (int(left), int(top)))
     return canvas
 
 
-def _place(scaled: Image.Image, params: ResizeParams, target: Plan,
-           offset: tuple[int, int] | None) -> Image.Image:
-    if params.effective_mode == "pad":
-        return _pad(scaled, target.final, params)
-    if target.final == scaled.size:
-        return scaled
-    x, y = offset if offset is not None else _crop_offset(scaled, target.final, params.gravity)
-    return scaled.crop((x, y, x + target.final[0], y + target.final[1]))
+def _resize_one(image: Image.Image, params: ResizeParams, target: Plan,
+                box: tuple[float, float, float, float] | None) -> Image.Image:
+    mode = params.effective_mode
+    if mode == "pad":
+        return _pad(_scale(image, target.scaled), target.final, params)
+    if mode == "fill" and target.final != target.scaled:
+        return _fill(image, target, box or _crop_box(image, target, params.gravity))
+    return _scale(image, target.scaled)
 
 
 def resize(image: Image.Image, params: ResizeParams, progress: Progress) -> Image.Image:
-    target = plan(image.size, params)
-    return _place(_scale(image, target.scaled), params, target, None)
+    return _resize_one(image, params, plan(image.size, params), None)
 
 
 def resize_frames(frames: list[Image.Image], params: ResizeParams,
                   progress: Progress) -> list[Image.Image]:
-    # One crop position for the whole animation (decided on the first frame): a smart crop
-    # chosen per frame would make the picture jump around.
+    # One crop for the whole animation, decided on the first frame: a smart crop chosen
+    # per frame would make the picture jump around.
     target = plan(frames[0].size, params)
-    first = _scale(frames[0], target.scaled)
-    offset = None
-    if params.effective_mode != "pad" and target.final != first.size:
-        offset = _crop_offset(first, target.final, params.gravity)
-    results = [_place(first, params, target, offset)]
-    for frame in frames[1:]:
-        results.append(_place(_scale(frame, target.scaled), params, target, offset))
-    return results
+    box = _crop_box(frames[0], target, params.gravity) if params.effective_mode == "fill" else None
+    return [_resize_one(frame, params, target, box) for frame in frames]
 
 
 def size_hint(size: tuple[int, int], params: ResizeParams) -> tuple[int, int] | None:
