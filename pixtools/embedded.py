@@ -7,6 +7,7 @@ that the ``metadata`` operation attaches to an output, never in logs.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -130,10 +131,8 @@ def _xmp_values(xmp: bytes | None) -> dict[str, str]:
 def _text(value: Any) -> str | None:
     if isinstance(value, str):
         # Pillow reads EXIF text as Latin-1; cameras and editors mostly write UTF-8.
-        try:
+        with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
             value = value.encode("latin-1").decode("utf-8")
-        except (UnicodeEncodeError, UnicodeDecodeError):
-            pass
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     if not isinstance(value, str):

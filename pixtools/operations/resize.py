@@ -111,6 +111,8 @@ def _crop_box(image: Image.Image, target: Plan, gravity: str) -> tuple[float, fl
     width, height = image.size
     crop_w = target.final[0] * width / target.scaled[0]
     crop_h = target.final[1] * height / target.scaled[1]
+    left: float
+    top: float
     if gravity == "smart":
         left, top = attention.best_offset(image, (round(crop_w), round(crop_h)))
     else:
