@@ -8,7 +8,6 @@ default) to sRGB; every encode writes exactly the metadata it is given and nothi
 from __future__ import annotations
 
 import io
-import json
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
 from . import embedded as meta
-from .colour import ColourConverter, ColourPolicy, profile_fits, to_working_mode
+from .colour import ColourConverter, ColourPolicy, profile_fits
 from .errors import ImageRejected, UnsupportedMediaType
 
 # HEIC/HEIF (iPhone photos) open like any other format once the plugin is registered.
@@ -37,8 +36,6 @@ CONTENT_TYPES = {
 }
 EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif", "gif": "gif"}
 CONTENT_TYPE_BY_EXTENSION = {EXTENSIONS[fmt]: CONTENT_TYPES[fmt] for fmt in EXTENSIONS}
-# Key of the PNG text chunk that carries a picture's state from one queue to the other.
-HANDOFF_STATE = "pixtools"
 # EXIF orientation → the transpose that makes the pixels upright.
 _UPRIGHT = {
     2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
@@ -94,7 +91,7 @@ def output_format_for(source_format: str) -> str:
     return "jpeg" if source_format == "heif" else "png"
 
 
-def _open(data: bytes) -> Image.Image:
+def open_image(data: bytes) -> Image.Image:
     try:
         with warnings.catch_warnings():
             # Pillow only warns between its limit and twice it; a bomb is an error here.
@@ -110,7 +107,7 @@ def _open(data: bytes) -> Image.Image:
         ) from None
 
 
-def _check_limits(width: int, height: int, limits: Limits) -> None:
+def check_limits(width: int, height: int, limits: Limits) -> None:
     if width > limits.max_side or height > limits.max_side:
         raise ImageRejected(
             f"The image is {width} × {height} pixels; each side may be at most "
@@ -123,7 +120,8 @@ def _check_limits(width: int, height: int, limits: Limits) -> None:
         )
 
 
-def _load(image: Image.Image) -> None:
+def load(image: Image.Image) -> None:
+    """Decode the pixels of an opened image; damaged data is a clear rejection."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -136,11 +134,11 @@ def inspect(data: bytes, limits: Limits) -> ImageInfo:
     """Identify an upload by its content and check its size, reading only the header."""
     if not data:
         raise UnsupportedMediaType("The file is empty: choose an image file.")
-    image = _open(data)
+    image = open_image(data)
     if image.format not in INPUT_FORMATS:
         raise UnsupportedMediaType(f"{image.format} images are not accepted: upload {ACCEPTED}.")
     width, height = image.size
-    _check_limits(width, height, limits)
+    check_limits(width, height, limits)
     return ImageInfo(format=image.format, width=width, height=height)
 
 
@@ -185,7 +183,7 @@ def _frame_plan(image: Image.Image, animate: bool, limits: Limits) -> tuple[int,
     return count, True, None
 
 
-def _unify(frames: list[Image.Image]) -> list[Image.Image]:
+def unify(frames: list[Image.Image]) -> list[Image.Image]:
     """One mode for all frames (encoders and operations expect it), keeping any alpha."""
     modes = {frame.mode for frame in frames}
     if len(modes) == 1:
@@ -206,13 +204,13 @@ def decode_picture(
     """Decode an upload: upright (unless ``auto_orient`` is false), in working mode, in
     sRGB (unless ``colour`` is ``keep``), every frame of an animation when ``animate``.
     ``size_hint`` tells the smallest upright size the first step needs (JPEG draft)."""
-    image = _open(data)
+    image = open_image(data)
     stored = image.size
-    _check_limits(*stored, limits)
+    check_limits(*stored, limits)
     count, keep_frames, note = _frame_plan(image, animate, limits)
     if size_hint is not None and image.format == "JPEG":
         _draft(image, size_hint, image.getexif().get(meta.ORIENTATION, 1))
-    _load(image)
+    load(image)
     source = meta.read(image, stored)
     converter = ColourConverter(source.icc, colour)
     frames: list[Image.Image] = []
@@ -228,7 +226,7 @@ def decode_picture(
                 break
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageRejected(f"The image data is damaged and cannot be decoded ({exc}).") from None
-    frames = _unify(frames)
+    frames = unify(frames)
     if auto_orient and source.orientation in _UPRIGHT:
         frames = [frame.transpose(_UPRIGHT[source.orientation]) for frame in frames]
     return Picture(
@@ -250,9 +248,9 @@ def decode(data: bytes, limits: Limits, *, auto_orient: bool = True) -> Image.Im
 def read_embedded(data: bytes) -> meta.Embedded:
     """The metadata of a stored source, without decoding its pixels where the format
     allows (used after a handoff, when the decoded source is no longer in memory)."""
-    image = _open(data)
+    image = open_image(data)
     if image.format == "PNG":
-        _load(image)  # PNG may keep its EXIF after the pixel data
+        load(image)  # PNG may keep its EXIF after the pixel data
     return meta.read(image)
 
 
@@ -265,7 +263,7 @@ def encode_picture(
     frame's ``info`` is emptied first, because Pillow's encoders would otherwise copy
     whatever the decoder left there (EXIF, XMP, comments, profiles).
     """
-    frames = _unify(picture.frames)
+    frames = unify(picture.frames)
     for frame in frames:
         frame.info = {}
     kwargs = dict(options)
@@ -298,48 +296,6 @@ def encode_picture(
 def encode(image: Image.Image, fmt: str, options: dict[str, Any]) -> bytes:
     """Encode a still with no metadata at all."""
     return encode_picture(Picture(frames=[image]), fmt, options)
-
-
-def encode_handoff(picture: Picture) -> bytes:
-    """The picture as lossless PNG (APNG for animations) for the step on the other queue,
-    with its state (loop, notes, frame count) and kept profile, so nothing is lost."""
-    frames = _unify([to_working_mode(frame) for frame in picture.frames])
-    state = {"loop": picture.loop, "source_frames": picture.source_frames,
-             "notes": picture.notes}
-    text = PngInfo()
-    text.add_text(HANDOFF_STATE, json.dumps(state))
-    kwargs: dict[str, Any] = {"compress_level": 1, "pnginfo": text}
-    if picture.icc:
-        kwargs["icc_profile"] = picture.icc
-    if len(frames) > 1:
-        kwargs.update(save_all=True, append_images=frames[1:], duration=picture.durations,
-                      loop=0)
-    for frame in frames:
-        frame.info = {}
-    buffer = io.BytesIO()
-    frames[0].save(buffer, format="PNG", **kwargs)
-    return buffer.getvalue()
-
-
-def decode_handoff(data: bytes, limits: Limits) -> Picture:
-    """Read back what ``encode_handoff`` stored: no orientation or colour change again."""
-    image = _open(data)
-    _check_limits(*image.size, limits)
-    _load(image)
-    state = json.loads(image.info.get(HANDOFF_STATE) or "{}")
-    icc = image.info.get("icc_profile") or None
-    frames, durations = [], []
-    for frame in ImageSequence.Iterator(image):
-        frames.append(to_working_mode(frame).copy())
-        durations.append(round(frame.info.get("duration") or 100))
-    return Picture(
-        frames=_unify(frames),
-        durations=durations if len(frames) > 1 else [],
-        loop=state.get("loop"),
-        icc=icc,
-        source_frames=state.get("source_frames", 1),
-        notes=list(state.get("notes", [])),
-    )
 
 
 def format_name(pillow_format: str) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import current_app
 
-from .. import embedded, imaging, jobs, queues
+from .. import embedded, handoff, imaging, jobs, queues
 from ..errors import PixToolsError, StepFailed
 from ..models import FINISHED, QUEUED, Output, Step
 from ..operations import REGISTRY
@@ -104,7 +104,7 @@ def _run_from(first: Step) -> None:
         picture = _decode_source(first, options, target, limits)
     else:
         key = jobs.handoff_key(job.id, output.position, first.position - 1)
-        picture = imaging.decode_handoff(storage.get(key), limits)
+        picture = handoff.decode(storage.get(key), limits)
 
     step: Step | None = first
     while step is not None and step.queue == first.queue:
@@ -118,7 +118,7 @@ def _run_from(first: Step) -> None:
     if step is not None:
         # The next step runs on the other queue: hand the picture over losslessly.
         key = jobs.handoff_key(job.id, output.position, step.position - 1)
-        storage.put(key, imaging.encode_handoff(picture), "image/png")
+        storage.put(key, handoff.encode(picture), "image/png")
         queues.enqueue_step(step)
         return
     _store_result(output, picture, options, target)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from pixtools import imaging
+from pixtools import handoff, imaging
 from pixtools.errors import ImageRejected
 from tests.fixtures import generate
 from tests.operations.support import open_bytes, psnr
@@ -181,7 +181,7 @@ def test_handoff_keeps_alpha_animation_profile_and_notes():
     picture = imaging.decode_picture(generate.animated("WEBP"), LIMITS)
     picture.icc = generate.icc_profile()
     picture.notes = ["a note for the user"]
-    back = imaging.decode_handoff(imaging.encode_handoff(picture), LIMITS)
+    back = handoff.decode(handoff.encode(picture), LIMITS)
     assert len(back.frames) == generate.FRAMES and back.durations == generate.DURATIONS
     assert back.loop == 0 and back.icc == generate.icc_profile()
     assert back.notes == ["a note for the user"] and back.source_frames == generate.FRAMES
@@ -193,7 +193,7 @@ def test_handoff_brings_sixteen_bit_results_to_eight_bits():
     # An operation on the other queue may hand back 16-bit grey (a model's output, say).
     values = (np.arange(256, dtype=np.uint16) * 257).reshape(16, 16)
     picture = imaging.Picture(frames=[Image.fromarray(values)], loop=None)
-    back = imaging.decode_handoff(imaging.encode_handoff(picture), LIMITS)
+    back = handoff.decode(handoff.encode(picture), LIMITS)
     assert back.frames[0].mode == "L"
     assert np.array_equal(np.asarray(back.frames[0]), np.arange(256).reshape(16, 16))
     assert back.loop is None and back.notes == []
