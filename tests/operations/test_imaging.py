@@ -223,3 +223,14 @@ def test_animated_output_keeps_timing_and_loop():
             frame.load()
             durations.append(round(frame.info["duration"]))
         assert durations == generate.DURATIONS, fmt
+
+
+def test_animated_avif_input_is_read_frame_by_frame():
+    frames = generate.animation_frames(alpha=True)
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "AVIF", save_all=True, append_images=frames[1:],
+                   duration=generate.DURATIONS, quality=100)
+    picture = imaging.decode_picture(buffer.getvalue(), LIMITS)
+    assert len(picture.frames) == generate.FRAMES
+    assert picture.durations == generate.DURATIONS
+    assert psnr(picture.frames[3], frames[3]) > 30
