@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import closing
-from pathlib import PurePath
 
 from flask import Response, current_app
 from zipstream import ZIP_STORED, ZipStream
 
 from .errors import Conflict
 from .models import SUCCEEDED, Job
-from .presenters import download_name
+from .presenters import download_name, safe_stem
 from .storage import Storage, get_storage
 
 CHUNK_BYTES = 64 * 1024
@@ -52,8 +51,7 @@ def archive(job: Job, storage: Storage) -> ZipStream:
 
 
 def zip_name(job: Job) -> str:
-    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in PurePath(job.source_name).stem)
-    return f"{stem[:80] or 'images'}.zip"
+    return f"{safe_stem(job, 'images')}.zip"
 
 
 def response(job: Job) -> Response:

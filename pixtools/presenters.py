@@ -18,9 +18,14 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def download_name(job: Job, output: Output) -> str:
+def safe_stem(job: Job, fallback: str = "image") -> str:
+    """The upload's name without extension, reduced to characters safe in any file name."""
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in PurePath(job.source_name).stem)
-    return f"{stem[:80] or 'image'}-{output.position + 1}.{EXTENSIONS[output.format or 'png']}"
+    return stem[:80] or fallback
+
+
+def download_name(job: Job, output: Output) -> str:
+    return f"{safe_stem(job)}-{output.position + 1}.{EXTENSIONS[output.format or 'png']}"
 
 
 def saving_percent(source_bytes: int, output_bytes: int) -> float:
