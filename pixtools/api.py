@@ -9,7 +9,6 @@ from . import bundles, imaging, jobs, operations, presenters
 from . import recipe as recipes
 from .errors import BadRequest, PayloadTooLarge
 from .identity import current_owner
-from .operations.base import describe_params
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -74,5 +73,5 @@ def job_bundle(job_id: str) -> ResponseReturnValue:
 def list_operations() -> ResponseReturnValue:
     return jsonify(
         operations=[op.describe() for op in operations.REGISTRY.values()],
-        recipe_options=describe_params(recipes.RecipeOptions),
+        recipe_options=operations.base.describe_params(recipes.RecipeOptions),
     )
