@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from . import jobs, operations, presenters, uploads
+from . import bundles, jobs, operations, presenters, uploads
 from . import recipe as recipes
 from .errors import BadRequest
 from .identity import current_owner
@@ -67,6 +67,14 @@ def delete_job(job_id: str) -> ResponseReturnValue:
     return "", 204
 
 
+@bp.get("/jobs/<job_id>/bundle.zip")
+def job_bundle(job_id: str) -> ResponseReturnValue:
+    return bundles.response(jobs.get_for_owner(job_id, current_owner()))
+
+
 @bp.get("/operations")
 def list_operations() -> ResponseReturnValue:
-    return jsonify(operations=[op.describe() for op in operations.REGISTRY.values()])
+    return jsonify(
+        operations=[op.describe() for op in operations.REGISTRY.values()],
+        recipe_options=operations.base.describe_params(recipes.RecipeOptions),
+    )

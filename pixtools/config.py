@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     max_side: int = Field(30_000, ge=1)
     max_outputs: int = Field(8, ge=1, le=64)
     max_steps: int = Field(12, ge=1, le=64)
+    max_frames: int = Field(300, ge=1, le=10_000)
     avif_speed: int = Field(8, ge=0, le=10)
     max_files_per_upload: int = Field(20, ge=1, le=500)
     # Moves the clock the app uses to judge expiry; tests set it instead of waiting a day.

@@ -72,6 +72,7 @@ def submit(
         source_height=info.height,
         source_bytes=len(data),
         request_id=request_id,
+        options=recipe.options.model_dump(),
         created_at=now,
         expires_at=now + timedelta(seconds=settings.job_ttl_seconds),
     )

@@ -59,7 +59,11 @@ class StepSection:
 
     @property
     def enabled(self) -> bool:
-        return self.toggle.checked or any(c.changed for c in self.controls)
+        # An unticked box is indistinguishable from an untouched one, so a switch alone
+        # never turns a step on; typed values (numbers, choices, text) do.
+        return self.toggle.checked or any(
+            c.changed for c in self.controls if c.param["type"] != "boolean"
+        )
 
     def params(self) -> dict[str, Any]:
         """The parameters to send: what differs from the defaults, and every required one."""

@@ -22,12 +22,16 @@ def observe(observer: StepObserver) -> None:
 
 
 def run_operation(
-    name: str, params: dict[str, object], image: Image.Image, progress: Callable[[float], None]
-) -> Image.Image:
+    name: str,
+    params: dict[str, object],
+    frames: list[Image.Image],
+    progress: Callable[[float], None],
+) -> list[Image.Image]:
+    """Run one step on a still (one frame) or on every frame of an animation."""
     operation = REGISTRY[name]
     validated = operation.params.model_validate(params)
     started = time.perf_counter()
-    result = operation.apply(image, validated, progress)
+    result = operation.run(frames, validated, progress)
     elapsed = time.perf_counter() - started
     log.info(
         "step done", extra={"op": name, "queue": operation.queue, "seconds": round(elapsed, 4)}

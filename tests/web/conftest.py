@@ -195,10 +195,3 @@ def plant_blocker(data_dir: Path) -> Path:
         db.engine.dispose()
     return pipe
 
-
-def has_route(data_dir: Path, fragment: str) -> bool:
-    """Whether the app (as built from this checkout) has a route containing ``fragment``."""
-    from pixtools import create_app
-
-    app = create_app({"mode": "desktop", "data_dir": data_dir})
-    return any(fragment in rule.rule for rule in app.url_map.iter_rules())

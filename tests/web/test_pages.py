@@ -79,12 +79,14 @@ def test_upload_answers_cards_and_a_clean_form(app, client):
     assert 'value="320"' in html  # the person's choices stay in the form
     assert "1 image queued, 1 not accepted." in html
     job = db.db.session.get(Job, job_id)
-    steps = [[(s.op, s.params) for s in o.steps] for o in job.outputs]
+    chosen = ("width", "height", "upscale", "format", "quality")
+    steps = [[(s.op, {k: v for k, v in s.params.items() if k in chosen}) for s in o.steps]
+             for o in job.outputs]
     assert steps == [
         [("resize", {"width": 320, "height": None, "upscale": False}),
-         ("convert", {"format": "webp", "quality": 80, "speed": None})],
+         ("convert", {"format": "webp", "quality": 80})],
         [("resize", {"width": 320, "height": None, "upscale": False}),
-         ("convert", {"format": "avif", "quality": 80, "speed": None})],
+         ("convert", {"format": "avif", "quality": 80})],
     ]
 
 
