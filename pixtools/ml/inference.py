@@ -19,6 +19,12 @@ from pixtools.ml.dncnn import RECEPTIVE_RADIUS, DnCNN, load_model
 Precision = Literal["auto", "bf16", "fp32", "fp16"]
 ProgressFn = Callable[[float], None]
 
+# Chosen from bench/denoise_speed.py figures; see Denoiser.
+DEFAULT_TILE = 512
+# DnCNN's receptive radius is 20 px, so 20 is already exact; the margin costs
+# little once tiles are large.
+DEFAULT_OVERLAP = 32
+
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # Reads the float32 HxWx3 pixels of the region (y0, y1, x0, x1).
 ReadFn = Callable[[int, int, int, int], np.ndarray]
@@ -65,8 +71,8 @@ class Denoiser:
         weights_path: str | os.PathLike[str] | Path,
         precision: Precision = "auto",
         threads: int | None = None,
-        tile: int = 512,
-        overlap: int = 32,
+        tile: int = DEFAULT_TILE,
+        overlap: int = DEFAULT_OVERLAP,
         device: str | None = None,
     ) -> None:
         if tile < 1:
