@@ -52,6 +52,9 @@ class Settings(BaseSettings):
 
     standard_workers: int = Field(2, ge=1, le=64)
     dncnn_weights: Path = Path("models/dncnn_color_blind.pth")
+    dncnn_precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
+    dncnn_threads: int = Field(0, ge=0, le=256)
+    dncnn_tile: int = Field(512, ge=64, le=4096)
 
     # Webhooks (pixtools.webhooks): where this instance is reached, timeouts, retries, breaker.
     public_url: str = ""

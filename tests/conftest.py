@@ -78,6 +78,28 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 60, interval: float 
         time.sleep(interval)
 
 
+# --- shared data (read from ../shared, never copied into the repository) -------------------
+
+
+@pytest.fixture(scope="session")
+def weights_path() -> Path:
+    """The pretrained DnCNN weights."""
+    path = SHARED / "models" / "dncnn_color_blind.pth"
+    if not path.is_file():
+        service_missing(f"DnCNN weights at {path} (set PIXTOOLS_SHARED_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def cbsd68_paths() -> list[Path]:
+    """The 68 CBSD68 evaluation images, in sorted order."""
+    folder = SHARED / "testsets" / "CBSD68"
+    paths = sorted(folder.glob("*.png"))
+    if len(paths) != 68:
+        service_missing(f"CBSD68 test set (68 PNG files) at {folder} (set PIXTOOLS_SHARED_DIR)")
+    return paths
+
+
 # --- services ---------------------------------------------------------------------------
 
 

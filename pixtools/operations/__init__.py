@@ -5,7 +5,7 @@ Adding an operation means one module here, one line in ``REGISTRY`` and one test
 
 from __future__ import annotations
 
-from . import blur, convert, crop, flip, grayscale, metadata, resize, rotate, sharpen
+from . import blur, convert, crop, denoise, flip, grayscale, metadata, resize, rotate, sharpen
 from .base import Operation, Params, Progress
 
 REGISTRY: dict[str, Operation] = {
@@ -20,6 +20,7 @@ REGISTRY: dict[str, Operation] = {
         sharpen.OPERATION,
         blur.OPERATION,
         metadata.OPERATION,
+        denoise.OPERATION,
     )
 }
 
