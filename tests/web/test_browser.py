@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
 from playwright.sync_api import expect
 
 from tests.conftest import make_image, noise_image
@@ -247,4 +248,49 @@ def test_history_survives_a_restart_and_expires_by_the_clock(desktop, new_page):
     page.goto(f"{later.base}/jobs/{job_id}")
     assert page.locator(f"#job-{job_id}").get_attribute("data-status") == "expired"
     assert page.locator(f"#job-{job_id} a").count() == 0
+    assert csp_violations(page) == []
+
+
+def grainy_photo(size: tuple[int, int]) -> bytes:
+    """A smooth picture with strong sensor-like noise (σ = 25)."""
+    import numpy as np
+
+    clean = np.asarray(Image.open(io.BytesIO(make_image(size, fmt="PNG"))), dtype=np.float64)
+    noisy = clean + np.random.default_rng(0).normal(0, 25, clean.shape)
+    buffer = io.BytesIO()
+    Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_denoise_shows_its_progress_and_a_before_after(desktop, new_page, weights_path):
+    # Small tiles make many progress reports on a modest image.
+    server = desktop(env={"PIXTOOLS_DNCNN_WEIGHTS": str(weights_path),
+                          "PIXTOOLS_DNCNN_TILE": "64"})
+    page = new_page()
+    page.goto(server.base + "/")
+    drop_files(page, "#dropzone", [("grainy.png", grainy_photo((480, 360)), "image/png")])
+    page.click("details[data-op='denoise'] summary")  # a person opens the step first
+    page.check("#f-step-denoise")
+    page.click("#submit")
+    card = page.locator("#jobs .card").first
+    card.wait_for()
+    job_id = card.get_attribute("id").removeprefix("job-")
+
+    # The denoise step's own bar moves while the step runs, without a reload.
+    page.wait_for_function(
+        """(id) => {
+            const bar = document.querySelector(`#${id} progress[aria-label='denoise progress']`);
+            return bar && bar.value > 0 && bar.value < 100;
+        }""",
+        arg=f"job-{job_id}", timeout=120_000,
+    )
+    shoot(page.locator(f"#job-{job_id}"), "denoise-running-desktop")
+    done = page.locator(f"#job-{job_id}[data-status='succeeded']")
+    done.wait_for(timeout=180_000)
+    compare = done.locator("[data-compare]")
+    assert compare.count() == 1
+    assert compare.locator("img.compare-before").get_attribute("src")
+    assert compare.locator("img.compare-after").get_attribute("src")
+    compare.locator("[data-compare-range]").fill("20")
+    shoot(done, "denoise-result-desktop")
     assert csp_violations(page) == []
