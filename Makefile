@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
+VENDOR := pixtools/static/vendor
+
 .PHONY: run test setup lint bench clean
 
 run: setup
@@ -12,7 +14,12 @@ test: setup
 	bash scripts/test-deps.sh
 	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(VENDOR)/.installed
+
+# The page's browser assets (htmx, the font) from the npm registry, served by the app.
+$(VENDOR)/.installed: package.json package-lock.json scripts/vendor-assets.sh
+	bash scripts/vendor-assets.sh
+	touch $@
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,4 +32,4 @@ lint: setup
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage node_modules $(VENDOR)

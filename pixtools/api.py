@@ -5,18 +5,17 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from . import imaging, jobs, operations, presenters
+from . import bundles, jobs, operations, presenters, uploads
 from . import recipe as recipes
-from .errors import BadRequest, PayloadTooLarge
+from .errors import BadRequest
 from .identity import current_owner
 from .webhooks import targets as webhook_targets
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-def read_upload() -> tuple[bytes, str]:
-    """The uploaded file's bytes and name, bounded by the size limit."""
-    settings = current_app.extensions["pixtools.settings"]
+def read_upload() -> uploads.Upload:
+    """The one uploaded image of this request, checked like every upload (``uploads.read``)."""
     files = request.files.getlist("file")
     if not files:
         raise BadRequest(
@@ -24,14 +23,7 @@ def read_upload() -> tuple[bytes, str]:
         )
     if len(files) > 1:
         raise BadRequest("Send one image per job: the 'file' field appeared more than once.")
-    upload = files[0]
-    data = upload.read(settings.max_upload_bytes + 1)
-    if len(data) > settings.max_upload_bytes:
-        raise PayloadTooLarge(
-            f"The file is larger than {settings.max_upload_bytes / 1e6:.0f} MB: "
-            "send a smaller image."
-        )
-    return data, upload.filename or "image"
+    return uploads.read(files[0])
 
 
 @bp.post("/jobs")
@@ -45,11 +37,13 @@ def create_job() -> ResponseReturnValue:
     webhook = webhook_targets.from_form(
         request.form, owner=current_owner(), base_url=request.host_url
     )
-    data, filename = read_upload()
-    limits = imaging.Limits(max_pixels=settings.max_pixels, max_side=settings.max_side)
-    info = imaging.inspect(data, limits)
+    upload = read_upload()
     job = jobs.submit(
-        owner=current_owner(), data=data, filename=filename, info=info, recipe=recipe,
+        owner=current_owner(),
+        data=upload.data,
+        filename=upload.filename,
+        info=upload.info,
+        recipe=recipe,
         webhook=webhook,
     )
     body = presenters.job_json(job)
@@ -73,6 +67,14 @@ def delete_job(job_id: str) -> ResponseReturnValue:
     return "", 204
 
 
+@bp.get("/jobs/<job_id>/bundle.zip")
+def job_bundle(job_id: str) -> ResponseReturnValue:
+    return bundles.response(jobs.get_for_owner(job_id, current_owner()))
+
+
 @bp.get("/operations")
 def list_operations() -> ResponseReturnValue:
-    return jsonify(operations=[op.describe() for op in operations.REGISTRY.values()])
+    return jsonify(
+        operations=[op.describe() for op in operations.REGISTRY.values()],
+        recipe_options=operations.base.describe_params(recipes.RecipeOptions),
+    )

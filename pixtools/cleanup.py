@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from . import jobs, metrics
+from . import clock, jobs, metrics
 from .db import db
 from .models import EXPIRED, Job, utcnow
 from .storage import Storage, StorageError, get_storage
@@ -64,10 +64,10 @@ def run(*, dry_run: bool = False, orphan_grace: timedelta = ORPHAN_GRACE,
         now: datetime | None = None) -> CleanupReport:
     """Expire jobs past ``expires_at`` and remove orphan objects (nothing, with ``dry_run``)."""
     storage = get_storage(current_app)
-    now = now or utcnow()
     report = CleanupReport(dry_run=dry_run)
-    _expire_jobs(storage, report, now)
-    _remove_orphans(storage, report, now - orphan_grace)
+    # Expiry is judged by PixTools' clock (as the page judges it); object ages by the wall clock.
+    _expire_jobs(storage, report, now or clock.now())
+    _remove_orphans(storage, report, utcnow() - orphan_grace)
     if not dry_run:
         metrics.record_cleanup(len(report.expired_jobs), report.orphan_objects)
     log.info(

@@ -47,10 +47,17 @@ class Settings(BaseSettings):
     max_side: int = Field(30_000, ge=1)
     max_outputs: int = Field(8, ge=1, le=64)
     max_steps: int = Field(12, ge=1, le=64)
+    max_frames: int = Field(300, ge=1, le=10_000)
     avif_speed: int = Field(8, ge=0, le=10)
+    max_files_per_upload: int = Field(20, ge=1, le=500)
+    # Moves the clock the app uses to judge expiry; tests set it instead of waiting a day.
+    clock_offset_seconds: float = Field(0.0, allow_inf_nan=False)
 
     standard_workers: int = Field(2, ge=1, le=64)
     dncnn_weights: Path = Path("models/dncnn_color_blind.pth")
+    dncnn_precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
+    dncnn_threads: int = Field(0, ge=0, le=256)
+    dncnn_tile: int = Field(512, ge=64, le=4096)
 
     # Webhooks (pixtools.webhooks): where this instance is reached, timeouts, retries, breaker.
     public_url: str = ""

@@ -42,6 +42,12 @@ class Gone(PixToolsError):
     status, code = 410, "gone"
 
 
+class Conflict(PixToolsError):
+    """The request is fine but the job is not in a state to answer it yet."""
+
+    status, code = 409, "conflict"
+
+
 class PayloadTooLarge(PixToolsError):
     status, code = 413, "payload_too_large"
 

@@ -1,34 +1,61 @@
 """Decode, orient, limit and encode: everything that touches image bytes.
 
-Operations work on decoded ``PIL.Image`` objects only; this module is the boundary.
+Operations work on decoded ``PIL.Image`` frames only; this module is the boundary. Every
+decode applies the EXIF orientation, brings the pixels to 8-bit L/LA/RGB/RGBA and (by
+default) to sRGB; every encode writes exactly the metadata it is given and nothing else.
 """
 
 from __future__ import annotations
 
 import io
 import warnings
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+import pillow_heif
+from PIL import Image, ImageSequence, UnidentifiedImageError
+from PIL.PngImagePlugin import PngInfo
 
+from . import embedded as meta
+from .colour import ColourConverter, ColourPolicy, profile_fits
 from .errors import ImageRejected, UnsupportedMediaType
 
+# HEIC/HEIF (iPhone photos) open like any other format once the plugin is registered.
+pillow_heif.register_heif_opener()
+
 # What uploads may be, by content (Pillow's format names); anything else is refused.
-INPUT_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "AVIF", "GIF", "TIFF", "BMP"})
+INPUT_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "AVIF", "GIF", "TIFF", "BMP", "HEIF"})
+ACCEPTED = "JPEG, PNG, WebP, AVIF, GIF, TIFF, BMP or HEIC"
 # What outputs may be: our lower-case names and Pillow's.
-OUTPUT_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "avif": "AVIF"}
+OUTPUT_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "avif": "AVIF", "gif": "GIF"}
+ANIMATED_FORMATS = frozenset({"gif", "webp", "png", "avif"})
 CONTENT_TYPES = {
-    "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "avif": "image/avif"
+    "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "avif": "image/avif",
+    "gif": "image/gif",
 }
-EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif"}
+EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif", "gif": "gif"}
 CONTENT_TYPE_BY_EXTENSION = {EXTENSIONS[fmt]: CONTENT_TYPES[fmt] for fmt in EXTENSIONS}
+# EXIF orientation → the transpose that makes the pixels upright.
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+SizeHint = Callable[[tuple[int, int]], tuple[int, int] | None]
 
 
 @dataclass(frozen=True)
 class Limits:
     max_pixels: int
     max_side: int
+    max_frames: int = 300
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Limits:
+        return cls(settings.max_pixels, settings.max_side, settings.max_frames)
 
 
 @dataclass(frozen=True)
@@ -38,7 +65,33 @@ class ImageInfo:
     height: int
 
 
-def _open(data: bytes) -> Image.Image:
+@dataclass
+class Picture:
+    """A decoded image: one frame, or the frames of an animation, plus what travels with
+    them (the colour profile the pixels are in, and notes for the user)."""
+
+    frames: list[Image.Image]
+    durations: list[int] = field(default_factory=list)  # ms per frame, for animations
+    loop: int | None = None  # None: play once; 0: forever
+    icc: bytes | None = None  # the pixels' profile when kept; None means sRGB
+    embedded: meta.Embedded | None = None  # the source's metadata (not after a handoff)
+    source_frames: int = 1
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.frames[0].size
+
+
+def output_format_for(source_format: str) -> str:
+    """The format of an output without a convert step: the source's when it can be written,
+    JPEG for HEIC photos, else PNG."""
+    if source_format in OUTPUT_FORMATS:
+        return source_format
+    return "jpeg" if source_format == "heif" else "png"
+
+
+def open_image(data: bytes) -> Image.Image:
     try:
         with warnings.catch_warnings():
             # Pillow only warns between its limit and twice it; a bomb is an error here.
@@ -46,8 +99,7 @@ def _open(data: bytes) -> Image.Image:
             return Image.open(io.BytesIO(data))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise UnsupportedMediaType(
-            "The file is not an image PixTools can read: upload JPEG, PNG, WebP, AVIF, "
-            "GIF, TIFF or BMP."
+            f"The file is not an image PixTools can read: upload {ACCEPTED}."
         ) from None
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise ImageRejected(
@@ -55,7 +107,7 @@ def _open(data: bytes) -> Image.Image:
         ) from None
 
 
-def _check_limits(width: int, height: int, limits: Limits) -> None:
+def check_limits(width: int, height: int, limits: Limits) -> None:
     if width > limits.max_side or height > limits.max_side:
         raise ImageRejected(
             f"The image is {width} × {height} pixels; each side may be at most "
@@ -68,39 +120,182 @@ def _check_limits(width: int, height: int, limits: Limits) -> None:
         )
 
 
+def load(image: Image.Image) -> None:
+    """Decode the pixels of an opened image; damaged data is a clear rejection."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image.load()
+    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected(f"The image data is damaged and cannot be decoded ({exc}).") from None
+
+
 def inspect(data: bytes, limits: Limits) -> ImageInfo:
     """Identify an upload by its content and check its size, reading only the header."""
     if not data:
         raise UnsupportedMediaType("The file is empty: choose an image file.")
-    image = _open(data)
+    image = open_image(data)
     if image.format not in INPUT_FORMATS:
-        raise UnsupportedMediaType(
-            f"{image.format} images are not accepted: upload JPEG, PNG, WebP, AVIF, GIF, "
-            "TIFF or BMP."
-        )
+        raise UnsupportedMediaType(f"{image.format} images are not accepted: upload {ACCEPTED}.")
     width, height = image.size
-    _check_limits(width, height, limits)
+    check_limits(width, height, limits)
     return ImageInfo(format=image.format, width=width, height=height)
 
 
-def decode(data: bytes, limits: Limits, *, auto_orient: bool = True) -> Image.Image:
-    """Decode fully, applying the EXIF orientation so pixels are the right way up."""
-    image = _open(data)
-    _check_limits(*image.size, limits)
+def _draft(image: Image.Image, hint: SizeHint, orientation: int) -> None:
+    # JPEG can decode at 1/2, 1/4 or 1/8 size in the DCT domain, several times faster than
+    # a full decode. Only scales that divide both sides are used, so the aspect ratio (and
+    # every size computed from it) stays exactly that of the full image.
+    width, height = image.size
+    swapped = orientation in (5, 6, 7, 8)
+    needed = hint((height, width) if swapped else (width, height))
+    if needed is None:
+        return
+    need_w, need_h = (needed[1], needed[0]) if swapped else needed
+    for scale in (8, 4, 2):
+        if width % scale == 0 and height % scale == 0 and (
+            width // scale >= need_w and height // scale >= need_h
+        ):
+            image.draft(image.mode, (width // scale, height // scale))
+            return
+
+
+def _frame_plan(image: Image.Image, animate: bool, limits: Limits) -> tuple[int, bool, str | None]:
+    """(frames in the source, whether to keep them all, a note when not)."""
+    count = getattr(image, "n_frames", 1) if image.format in ("GIF", "WEBP", "PNG", "AVIF",
+                                                               "TIFF") else 1
+    if count <= 1:
+        return 1, False, None
+    if image.format == "TIFF":
+        return count, False, f"The TIFF has {count} pages; only the first was used."
+    if not animate:
+        return count, False, None  # the caller knows which format refused, and says so
+    if count > limits.max_frames:
+        return count, False, (
+            f"The animation has {count} frames, more than the limit of {limits.max_frames}: "
+            "only the first frame was used."
+        )
+    if count * image.size[0] * image.size[1] > limits.max_pixels:
+        return count, False, (
+            f"The animation's {count} frames hold more than {limits.max_pixels / 1e6:.0f} "
+            "megapixels together, the limit: only the first frame was used."
+        )
+    return count, True, None
+
+
+def unify(frames: list[Image.Image]) -> list[Image.Image]:
+    """One mode for all frames (encoders and operations expect it), keeping any alpha."""
+    modes = {frame.mode for frame in frames}
+    if len(modes) == 1:
+        return frames
+    target = "RGBA" if any("A" in mode for mode in modes) else "RGB"
+    return [frame if frame.mode == target else frame.convert(target) for frame in frames]
+
+
+def decode_picture(
+    data: bytes,
+    limits: Limits,
+    *,
+    auto_orient: bool = True,
+    colour: ColourPolicy = "srgb",
+    animate: bool = True,
+    size_hint: SizeHint | None = None,
+) -> Picture:
+    """Decode an upload: upright (unless ``auto_orient`` is false), in working mode, in
+    sRGB (unless ``colour`` is ``keep``), every frame of an animation when ``animate``.
+    ``size_hint`` tells the smallest upright size the first step needs (JPEG draft)."""
+    image = open_image(data)
+    stored = image.size
+    check_limits(*stored, limits)
+    count, keep_frames, note = _frame_plan(image, animate, limits)
+    if size_hint is not None and image.format == "JPEG":
+        _draft(image, size_hint, image.getexif().get(meta.ORIENTATION, 1))
+    load(image)
+    source = meta.read(image, stored)
+    converter = ColourConverter(source.icc, colour)
+    frames: list[Image.Image] = []
+    durations: list[int] = []
+    loop = image.info.get("loop")
     try:
-        image.load()
-    except (OSError, SyntaxError, ValueError) as exc:
+        for frame in ImageSequence.Iterator(image) if keep_frames else [image]:
+            converted = converter(frame)
+            # A sequence reuses one image object per frame: keep a copy of each.
+            frames.append(converted.copy() if keep_frames and converted is frame else converted)
+            durations.append(int(frame.info.get("duration") or 100))
+            if not keep_frames:
+                break
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ImageRejected(f"The image data is damaged and cannot be decoded ({exc}).") from None
-    if auto_orient:
-        image = ImageOps.exif_transpose(image)
-    return image
+    frames = unify(frames)
+    if auto_orient and source.orientation in _UPRIGHT:
+        frames = [frame.transpose(_UPRIGHT[source.orientation]) for frame in frames]
+    return Picture(
+        frames=frames,
+        durations=durations if keep_frames else [],
+        loop=loop if isinstance(loop, int) else None,
+        icc=converter.icc,
+        embedded=source,
+        source_frames=count,
+        notes=[note] if note else [],
+    )
+
+
+def decode(data: bytes, limits: Limits, *, auto_orient: bool = True) -> Image.Image:
+    """Decode a still: upright, in working mode and sRGB."""
+    return decode_picture(data, limits, auto_orient=auto_orient, animate=False).frames[0]
+
+
+def read_embedded(data: bytes) -> meta.Embedded:
+    """The metadata of a stored source, without decoding its pixels where the format
+    allows (used after a handoff, when the decoded source is no longer in memory)."""
+    image = open_image(data)
+    if image.format == "PNG":
+        load(image)  # PNG may keep its EXIF after the pixel data
+    return meta.read(image)
+
+
+def encode_picture(
+    picture: Picture, fmt: str, options: dict[str, Any], written: meta.Written | None = None
+) -> bytes:
+    """Encode to one of ``OUTPUT_FORMATS``; ``options`` are Pillow save arguments.
+
+    Only ``written`` metadata and the picture's kept colour profile are stored: every
+    frame's ``info`` is emptied first, because Pillow's encoders would otherwise copy
+    whatever the decoder left there (EXIF, XMP, comments, profiles).
+    """
+    frames = unify(picture.frames)
+    for frame in frames:
+        frame.info = {}
+    kwargs = dict(options)
+    written = written or meta.Written()
+    if written.exif and fmt != "gif":
+        kwargs["exif"] = written.exif
+    if written.xmp and fmt in ("jpeg", "webp", "avif"):
+        kwargs["xmp"] = written.xmp
+    elif written.xmp and fmt == "png":
+        text = PngInfo()
+        text.add_itxt("XML:com.adobe.xmp", written.xmp.decode("utf-8", "replace"))
+        kwargs["pnginfo"] = text
+    if written.iptc and fmt == "jpeg":
+        kwargs["extra"] = meta.jpeg_iptc_segment(written.iptc)
+    if picture.icc and fmt != "gif" and profile_fits(picture.icc, frames[0].mode):
+        kwargs["icc_profile"] = picture.icc
+    if len(frames) > 1 and fmt in ANIMATED_FORMATS:
+        kwargs.update(save_all=True, append_images=frames[1:], duration=picture.durations)
+        if fmt == "gif":
+            kwargs["disposal"] = 2  # every frame is complete: clear before drawing the next
+            if picture.loop is not None:
+                kwargs["loop"] = picture.loop
+        elif fmt != "avif":
+            kwargs["loop"] = 1 if picture.loop is None else picture.loop
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format=OUTPUT_FORMATS[fmt], **kwargs)
+    return buffer.getvalue()
 
 
 def encode(image: Image.Image, fmt: str, options: dict[str, Any]) -> bytes:
-    """Encode to one of ``OUTPUT_FORMATS``; ``options`` are Pillow save arguments."""
-    buffer = io.BytesIO()
-    image.save(buffer, format=OUTPUT_FORMATS[fmt], **options)
-    return buffer.getvalue()
+    """Encode a still with no metadata at all."""
+    return encode_picture(Picture(frames=[image]), fmt, options)
 
 
 def format_name(pillow_format: str) -> str:

@@ -76,6 +76,7 @@ def submit(
         source_height=info.height,
         source_bytes=len(data),
         request_id=request_id or logs.current_request_id(),
+        options=recipe.options.model_dump(),
         created_at=now,
         expires_at=now + timedelta(seconds=settings.job_ttl_seconds),
     )
@@ -106,6 +107,17 @@ def get_for_owner(job_id: str, owner: str) -> Job:
     if job is None or job.owner != owner:
         raise NotFound(f"No job {job_id!r}: check the id, or it may have expired.")
     return job
+
+
+def list_for_owner(owner: str, *, limit: int) -> list[Job]:
+    """The owner's jobs, newest first (deleted jobs are gone from the table)."""
+    query = (
+        select(Job)
+        .where(Job.owner == owner)
+        .order_by(Job.created_at.desc(), Job.id)
+        .limit(limit)
+    )
+    return list(db.session.execute(query).scalars())
 
 
 def load_step(step_id: int) -> Step | None:

@@ -61,6 +61,8 @@ class Job(db.Model):  # type: ignore[name-defined]
     source_height: Mapped[int] = mapped_column(Integer)
     source_bytes: Mapped[int] = mapped_column(Integer)
     request_id: Mapped[str | None] = mapped_column(String(64))
+    # Recipe-level options (auto_orient, colour, metadata); None means the defaults.
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow

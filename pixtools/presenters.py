@@ -10,6 +10,7 @@ from flask import current_app, request
 
 from .imaging import CONTENT_TYPES, EXTENSIONS
 from .models import SUCCEEDED, Job, Output
+from .recipe import options_of
 from .storage import get_storage
 
 
@@ -17,9 +18,21 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def download_name(job: Job, output: Output) -> str:
+def safe_stem(job: Job, fallback: str = "image") -> str:
+    """The upload's name without extension, reduced to characters safe in any file name."""
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in PurePath(job.source_name).stem)
-    return f"{stem[:80] or 'image'}-{output.position + 1}.{EXTENSIONS[output.format or 'png']}"
+    return stem[:80] or fallback
+
+
+def download_name(job: Job, output: Output) -> str:
+    return f"{safe_stem(job)}-{output.position + 1}.{EXTENSIONS[output.format or 'png']}"
+
+
+def saving_percent(source_bytes: int, output_bytes: int) -> float:
+    """How much smaller the output is than the upload, in percent (negative: larger)."""
+    if source_bytes <= 0:
+        return 0.0
+    return round((source_bytes - output_bytes) * 100 / source_bytes, 1)
 
 
 def output_url(job: Job, output: Output) -> str | None:
@@ -56,6 +69,7 @@ def output_json(job: Job, output: Output) -> dict[str, Any]:
             width=output.width,
             height=output.height,
             bytes=output.bytes,
+            saving_percent=saving_percent(job.source_bytes, output.bytes or 0),
             url=output_url(job, output),
         )
         if output.details:
@@ -71,6 +85,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "finished_at": _iso(job.finished_at),
         "expires_at": _iso(job.expires_at),
         "error": job.error,
+        "options": options_of(job.options).model_dump(),
         "source": {
             "name": job.source_name,
             "format": job.source_format,

@@ -1,18 +1,20 @@
 """Parse and validate a job recipe against the operation registry.
 
-A recipe asks for one or more outputs, each a short list of steps::
+A recipe asks for one or more outputs, each a short list of steps, plus options that hold
+for every output (``auto_orient``, ``colour``, ``metadata``; see ``RecipeOptions``)::
 
     {"outputs": [{"steps": [{"op": "resize", "width": 1024},
-                            {"op": "convert", "format": "webp", "quality": 80}]}]}
+                            {"op": "convert", "format": "webp", "quality": 80}]}],
+     "metadata": "copyright"}
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from . import operations
 from .errors import InvalidRecipe
@@ -27,10 +29,40 @@ class StepSpec:
     queue: str
 
 
+class RecipeOptions(BaseModel):
+    """Options of the whole recipe. Their defaults protect users: upright pixels, sRGB
+    colours, and no EXIF/XMP/IPTC (so no GPS position) in any output."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    auto_orient: StrictBool = Field(
+        True, description="Turn photos upright from their EXIF orientation."
+    )
+    colour: Literal["srgb", "keep"] = Field(
+        "srgb",
+        description="srgb: convert embedded colour profiles to sRGB, so every browser shows "
+        "the same colours; keep: keep the pixels and embed the original profile.",
+    )
+    metadata: Literal["strip", "copyright", "keep"] = Field(
+        "strip",
+        description="What outputs carry: strip: no EXIF, XMP or IPTC at all; copyright: the "
+        "author and copyright notice only; keep: all EXIF, XMP and IPTC (GPS included).",
+    )
+
+
+def options_of(stored: dict[str, Any] | None) -> RecipeOptions:
+    """A job's stored options (jobs made before options existed have None: the defaults)."""
+    return RecipeOptions.model_validate(stored or {})
+
+
 @dataclass(frozen=True)
 class Recipe:
     outputs: list[list[StepSpec]]
-    auto_orient: bool = True
+    options: RecipeOptions = field(default_factory=RecipeOptions)
+
+    @property
+    def auto_orient(self) -> bool:
+        return self.options.auto_orient
 
 
 def _field_path(prefix: str, loc: tuple[Any, ...]) -> str:
@@ -86,15 +118,15 @@ def parse(text: str | None, *, max_outputs: int, max_steps: int) -> Recipe:
         ) from None
     if not isinstance(data, dict):
         raise InvalidRecipe('The recipe must be a JSON object with "outputs".', field="recipe")
-    unknown = set(data) - {"outputs", "auto_orient"}
+    known = ["outputs", *RecipeOptions.model_fields]
+    unknown = set(data) - set(known)
     if unknown:
         raise InvalidRecipe(
-            f"Unknown recipe field {sorted(unknown)[0]!r}: a recipe has outputs and auto_orient.",
+            f"Unknown recipe field {sorted(unknown)[0]!r}: a recipe has "
+            f"{', '.join(known[:-1])} and {known[-1]}.",
             field=sorted(unknown)[0],
         )
-    auto_orient = data.get("auto_orient", True)
-    if not isinstance(auto_orient, bool):
-        raise InvalidRecipe("auto_orient must be true or false.", field="auto_orient")
+    options = _parse_options({key: value for key, value in data.items() if key != "outputs"})
     outputs = data.get("outputs")
     if not isinstance(outputs, list) or not outputs:
         raise InvalidRecipe("outputs must be a non-empty list.", field="outputs")
@@ -114,4 +146,15 @@ def parse(text: str | None, *, max_outputs: int, max_steps: int) -> Recipe:
                 f"{where} has {len(steps)} steps; at most {max_steps} are allowed.", field=where
             )
         parsed.append([_parse_step(step, f"{where}.{i}") for i, step in enumerate(steps)])
-    return Recipe(outputs=parsed, auto_orient=auto_orient)
+    return Recipe(outputs=parsed, options=options)
+
+
+def _parse_options(raw: dict[str, Any]) -> RecipeOptions:
+    try:
+        return RecipeOptions.model_validate(raw)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = str(error["loc"][0])
+        if name == "auto_orient":
+            raise InvalidRecipe("auto_orient must be true or false.", field=name) from None
+        raise InvalidRecipe(f"{name}: {error['msg']}.", field=name) from None

@@ -1,15 +1,188 @@
-"""The page people use: upload, progress and results."""
+"""The page people use: upload, live progress cards, results and their own history.
+
+htmx requests (``HX-Request``) get partials: a card, the recipe form with its errors, or
+the cards of a new upload. The same URLs without that header render the whole page, so
+anything htmx pushes to the address bar also works on reload and without JavaScript.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 
-from . import operations
+from . import jobs, uploads, web_cards, web_forms
+from .errors import PixToolsError
+from .identity import current_owner
+from .storage import get_storage
+from .webhooks import targets as webhook_targets
 
 bp = Blueprint("web", __name__)
+log = logging.getLogger(__name__)
+
+HISTORY_LIMIT = 60
+# Room for the multipart envelope and the form fields around the files.
+ENVELOPE_BYTES = 256 * 1024
+VENDOR = Path(__file__).parent / "static" / "vendor" / "htmx.min.js"
+
+
+def is_partial() -> bool:
+    """An htmx request that wants a fragment (boosted links and history want a page)."""
+    headers = request.headers
+    return (
+        headers.get("HX-Request") == "true"
+        and headers.get("HX-Boosted") != "true"
+        and headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+def _history() -> list[web_cards.JobCard]:
+    return [web_cards.card(job) for job in jobs.list_for_owner(current_owner(),
+                                                               limit=HISTORY_LIMIT)]
+
+
+def _page(form: web_forms.RecipeForm, status: int = 200, **extra: Any) -> ResponseReturnValue:
+    return render_template("index.html", form=form, cards=_history(), **extra), status
+
+
+@bp.context_processor
+def _page_context() -> dict[str, Any]:
+    settings = current_app.extensions["pixtools.settings"]
+    return {
+        "max_upload_mb": f"{settings.max_upload_bytes / 1e6:.0f}",
+        "ttl_text": web_cards.human_duration(settings.job_ttl_seconds),
+    }
 
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    return render_template("index.html", operations=operations.REGISTRY.values())
+    return _page(web_forms.build())
+
+
+@bp.get("/jobs")
+def jobs_list() -> ResponseReturnValue:
+    return redirect(url_for("web.index"), 303)
+
+
+@bp.post("/jobs")
+def create_jobs() -> ResponseReturnValue:
+    settings = current_app.extensions["pixtools.settings"]
+    request.max_content_length = (
+        settings.max_files_per_upload * settings.max_upload_bytes + ENVELOPE_BYTES
+    )
+    form = web_forms.build(request.form)
+    files = [f for f in request.files.getlist("file") if f.filename]
+    if not files:
+        form.errors["file"] = "Choose at least one image: drop it on the box or pick it."
+    elif len(files) > settings.max_files_per_upload:
+        form.errors["file"] = (
+            f"{len(files)} files chosen; send at most {settings.max_files_per_upload} at once."
+        )
+    recipe = form.recipe(max_outputs=settings.max_outputs, max_steps=settings.max_steps)
+    webhook = None
+    try:
+        webhook = webhook_targets.from_form(
+            request.form, owner=current_owner(), base_url=request.host_url
+        )
+    except PixToolsError as exc:
+        form.webhook_url.error = exc.message
+    if recipe is None or form.has_errors:
+        if not is_partial():
+            return _page(form, 422)
+        response = make_response(render_template("partials/recipe.html", form=form), 422)
+        response.headers["HX-Retarget"] = "#recipe"
+        response.headers["HX-Reswap"] = "outerHTML"
+        return response
+
+    created: list[web_cards.JobCard] = []
+    rejected: list[web_cards.Rejected] = []
+    for upload in files:
+        try:
+            accepted = uploads.read(upload)
+        except PixToolsError as exc:
+            rejected.append(web_cards.Rejected(name=upload.filename or "file", error=exc))
+            continue
+        job = jobs.submit(owner=current_owner(), data=accepted.data,
+                          filename=accepted.filename, info=accepted.info, recipe=recipe,
+                          webhook=webhook)
+        created.append(web_cards.card(job))
+    status = 200 if created else rejected[0].error.status
+    if not is_partial():
+        return _page(form, status, rejected=rejected)
+    response = make_response(
+        render_template("partials/uploaded.html", form=form, created=created,
+                        rejected=rejected, webhook=webhook if created else None),
+        status,
+    )
+    # app.js clears the file picker once its files are handled, accepted or not.
+    response.headers["HX-Trigger"] = "pixtools:files-sent"
+    return response
+
+
+@bp.get("/jobs/<job_id>")
+def job(job_id: str) -> ResponseReturnValue:
+    card = web_cards.card(jobs.get_for_owner(job_id, current_owner()))
+    if is_partial():
+        seen = request.args.get("seen")
+        announce = seen is not None and seen != card.state
+        return render_template("partials/card.html", card=card, announce=announce)
+    return render_template("job.html", card=card)
+
+
+@bp.post("/jobs/<job_id>/delete")
+def delete_job(job_id: str) -> ResponseReturnValue:
+    job = jobs.get_for_owner(job_id, current_owner())
+    name = job.source_name
+    jobs.delete(job)
+    if is_partial():
+        # The card swaps itself for this: nothing, and a word for screen readers.
+        return render_template("partials/announce.html", message=f"Deleted {name}.")
+    return redirect(url_for("web.index"), 303)
+
+
+def _content_security_policy() -> str:
+    """No inline script or style; images also from the object store in server mode."""
+    cached: str | None = current_app.extensions.get("pixtools.web.csp")
+    if cached:
+        return cached
+    sample = get_storage(current_app).signed_url(
+        "probe", expires_in=60, filename="probe.png", content_type="image/png"
+    )
+    parts = urlsplit(sample)
+    store = f" {parts.scheme}://{parts.netloc}" if parts.netloc else ""
+    policy = (
+        "default-src 'self'; script-src 'self'; style-src 'self'; font-src 'self'; "
+        f"img-src 'self' blob: data:{store}; connect-src 'self'; form-action 'self'; "
+        "base-uri 'self'; object-src 'none'; frame-ancestors 'none'"
+    )
+    current_app.extensions["pixtools.web.csp"] = policy
+    return policy
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    # The same URL answers a fragment or a page depending on HX-Request.
+    response.vary.add("HX-Request")
+    response.headers.setdefault("Cache-Control", "no-store")
+    if response.mimetype == "text/html":
+        response.headers["Content-Security-Policy"] = _content_security_policy()
+    return response
+
+
+@bp.record_once
+def _check_assets(state: Any) -> None:
+    if not VENDOR.is_file():
+        log.warning("htmx is missing from %s: run `make setup` (the page needs it)", VENDOR)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import sys
+
+from flask import Flask
 
 from . import create_app, metrics
 from .queues import get_queues
@@ -27,5 +30,23 @@ def run(queue: str, *, workers: int | None = None, periodic: bool = True) -> Non
         max_delay=1.0,
         backoff=1.5,
     )
+    if queue == "ml":
+        load_model(app)
     log.info("consumer starting", extra={"queue": queue, "workers": workers})
     consumer.run()
+
+
+def load_model(app: Flask) -> None:
+    """Load DnCNN once, before taking work; unusable weights are reported, not fatal.
+
+    Without weights the worker still runs, so denoise jobs fail with the reason (and what
+    to run) instead of waiting in a queue nobody serves.
+    """
+    from .ml import runtime
+    from .ml.weights import WeightsError
+
+    try:
+        runtime.denoiser(app.extensions["pixtools.settings"])
+    except WeightsError as exc:
+        log.error("denoise unavailable: %s", exc)
+        print(f"pixtools worker ml: denoise unavailable: {exc}", file=sys.stderr, flush=True)

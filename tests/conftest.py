@@ -78,6 +78,28 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 60, interval: float 
         time.sleep(interval)
 
 
+# --- shared data (read from ../shared, never copied into the repository) -------------------
+
+
+@pytest.fixture(scope="session")
+def weights_path() -> Path:
+    """The pretrained DnCNN weights."""
+    path = SHARED / "models" / "dncnn_color_blind.pth"
+    if not path.is_file():
+        service_missing(f"DnCNN weights at {path} (set PIXTOOLS_SHARED_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def cbsd68_paths() -> list[Path]:
+    """The 68 CBSD68 evaluation images, in sorted order."""
+    folder = SHARED / "testsets" / "CBSD68"
+    paths = sorted(folder.glob("*.png"))
+    if len(paths) != 68:
+        service_missing(f"CBSD68 test set (68 PNG files) at {folder} (set PIXTOOLS_SHARED_DIR)")
+    return paths
+
+
 # --- services ---------------------------------------------------------------------------
 
 
@@ -218,6 +240,31 @@ def server_app(server_env: dict[str, str]) -> Iterator[Any]:
         yield application
         db.db.session.remove()
         db.db.engine.dispose()
+
+
+# --- browser ----------------------------------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+VENDOR = REPO / "pixtools" / "static" / "vendor" / "htmx.min.js"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One Debian Chromium for the whole session, driven by Playwright (never downloaded)."""
+    if not CHROMIUM.exists():
+        service_missing(f"Chromium at {CHROMIUM} (apt-get install chromium)")
+    if not VENDOR.is_file():
+        pytest.fail(f"{VENDOR} is missing: run `make setup` (or scripts/vendor-assets.sh)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
 
 
 # --- processes --------------------------------------------------------------------------

@@ -30,7 +30,11 @@ def test_submit_answers_202_with_location_and_job(client):
     assert body["error"] is None
     assert body["outputs"][0]["steps"][0] == {
         "op": "convert",
-        "params": {"format": "webp", "quality": 80, "speed": None},
+        "params": {
+            "format": "webp", "quality": 80, "speed": None, "progressive": True,
+            "subsampling": "4:2:0", "compression": 6, "palette": False, "colours": 256,
+            "lossless": False, "method": 4, "background": "white",
+        },
         "status": "queued",
         "progress": 0,
         "error": None,
@@ -63,8 +67,8 @@ def test_job_ids_are_long_and_random(client):
          "invalid_recipe", "outputs.0.steps.0.format"),
         ({"recipe": '{"outputs": [{"steps": [{"op": "convert", "format": "png", "dpi": 3}]}]}'},
          422, "invalid_recipe", "no parameter 'dpi'"),
-        ({"recipe": '{"outputs": [{"steps": []}], "colour": "x"}'}, 422, "invalid_recipe",
-         "Unknown recipe field 'colour'"),
+        ({"recipe": '{"outputs": [{"steps": []}], "flavour": "x"}'}, 422, "invalid_recipe",
+         "Unknown recipe field 'flavour'"),
         ({"data": b"hello, I am text", "name": "cat.jpg"}, 415, "unsupported_media_type",
          "not an image"),
         ({"data": b"<svg xmlns='http://www.w3.org/2000/svg'/>", "name": "x.png"}, 415,
@@ -195,7 +199,7 @@ def test_operations_list_declares_parameters(client):
     assert {"convert", "resize"} <= set(by_name)
     params = {p["name"]: p for p in by_name["convert"]["params"]}
     assert params["format"]["type"] == "choice"
-    assert params["format"]["choices"] == ["jpeg", "png", "webp", "avif"]
+    assert params["format"]["choices"] == ["jpeg", "png", "webp", "avif", "gif"]
     assert params["format"]["required"] is True
     assert params["quality"] == {
         "name": "quality", "type": "integer", "required": False, "default": 80,

@@ -36,3 +36,21 @@ def test_upgrade_on_empty_postgres(postgres_url, tmp_path):
     with engine.connect() as connection:
         assert connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
     engine.dispose()
+
+
+def test_catalogue_migration_adds_and_removes_job_options(tmp_path):
+    from flask_migrate import downgrade
+
+    from pixtools import create_app, db
+
+    app = create_app({"data_dir": tmp_path, "secret_key": "x"})
+    db.upgrade(app)
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'pixtools.db'}")
+    assert "options" in {c["name"] for c in sa.inspect(engine).get_columns("jobs")}
+    with app.app_context():
+        # One step before this revision, wherever it ends up in the chain.
+        downgrade(directory=str(db.MIGRATIONS_DIR), revision="0002_catalogue-1")
+    assert "options" not in {c["name"] for c in sa.inspect(engine).get_columns("jobs")}
+    db.upgrade(app)
+    assert "options" in {c["name"] for c in sa.inspect(engine).get_columns("jobs")}
+    engine.dispose()

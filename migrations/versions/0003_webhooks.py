@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0003_webhooks'
-down_revision = '0001'
+down_revision = "0002_catalogue"
 branch_labels = None
 depends_on = None
 

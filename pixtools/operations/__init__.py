@@ -5,7 +5,7 @@ Adding an operation means one module here, one line in ``REGISTRY`` and one test
 
 from __future__ import annotations
 
-from . import convert, resize
+from . import blur, convert, crop, denoise, flip, grayscale, metadata, resize, rotate, sharpen
 from .base import Operation, Params, Progress
 
 REGISTRY: dict[str, Operation] = {
@@ -13,6 +13,14 @@ REGISTRY: dict[str, Operation] = {
     for op in (
         convert.OPERATION,
         resize.OPERATION,
+        crop.OPERATION,
+        rotate.OPERATION,
+        flip.OPERATION,
+        grayscale.OPERATION,
+        sharpen.OPERATION,
+        blur.OPERATION,
+        metadata.OPERATION,
+        denoise.OPERATION,
     )
 }
 

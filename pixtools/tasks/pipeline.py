@@ -1,22 +1,29 @@
 """The ``run_steps`` task: run an output's steps that belong to this queue, then hand over.
 
-Consecutive steps on one queue run in one task with the image kept in memory. When the next
-step belongs to the other queue, the image is stored losslessly and that step is enqueued
-there; after the last step the result is encoded and stored under a deterministic key.
+Consecutive steps on one queue run in one task with the picture kept in memory. When the
+next step belongs to the other queue, the picture is stored losslessly (PNG, or APNG for an
+animation, with its kept colour profile and its notes) and that step is enqueued there;
+after the last step the result is encoded with exactly the metadata the recipe allows and
+stored under a deterministic key.
+
+Colour and orientation are settled when the source is decoded, before any handoff, so both
+queues work on the same upright, converted pixels.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+from typing import Any
 
 from flask import current_app
-from PIL import Image
 
-from .. import imaging, jobs, queues
+from .. import embedded, handoff, imaging, jobs, queues
 from ..errors import PixToolsError, StepFailed
 from ..models import FINISHED, QUEUED, Output, Step
-from ..operations.convert import ConvertParams, encoder_options
+from ..operations import REGISTRY
+from ..operations.convert import ConvertParams, encoder_options, finalise
+from ..recipe import RecipeOptions, options_of
 from ..storage import StorageError, get_storage
 from .runner import run_operation
 
@@ -45,34 +52,76 @@ def _fail_current(output: Output, reason: str) -> None:
     jobs.fail_step(current, reason)
 
 
+def _target(output: Output) -> ConvertParams:
+    """The final encoding: the last convert step's, else the source's format."""
+    converts = [s for s in output.steps if s.op == "convert"]
+    if converts:
+        return ConvertParams.model_validate(converts[-1].params)
+    return ConvertParams.model_validate(
+        {"format": imaging.output_format_for(output.job.source_format)}
+    )
+
+
+def _size_hint(first: Step) -> imaging.SizeHint | None:
+    """What the first step needs of the decode, so a JPEG can be decoded at reduced size."""
+    operation = REGISTRY[first.op]
+    hint = operation.size_hint
+    if hint is None:
+        return None
+    params = operation.params.model_validate(first.params)
+    return lambda size: hint(size, params)
+
+
+def _decode_source(first: Step, options: RecipeOptions, target: ConvertParams,
+                   limits: imaging.Limits) -> imaging.Picture:
+    job = first.output.job
+    picture = imaging.decode_picture(
+        get_storage(current_app).get(job.source_key),
+        limits,
+        auto_orient=options.auto_orient,
+        colour=options.colour,
+        animate=target.format in imaging.ANIMATED_FORMATS,
+        size_hint=_size_hint(first),
+    )
+    if picture.source_frames > 1 and len(picture.frames) == 1 and not picture.notes:
+        picture.notes.append(
+            f"The source is animated ({picture.source_frames} frames) and "
+            f"{target.format.upper()} cannot store animation: only the first frame was used. "
+            "Convert to GIF, WebP, PNG or AVIF to keep the animation."
+        )
+    return picture
+
+
 def _run_from(first: Step) -> None:
     output = first.output
     job = output.job
     settings = current_app.extensions["pixtools.settings"]
-    limits = imaging.Limits(max_pixels=settings.max_pixels, max_side=settings.max_side)
+    limits = imaging.Limits.from_settings(settings)
+    options = options_of(job.options)
+    target = _target(output)
     storage = get_storage(current_app)
     if first.position == 0:
-        image = imaging.decode(storage.get(job.source_key), limits)
+        picture = _decode_source(first, options, target, limits)
     else:
         key = jobs.handoff_key(job.id, output.position, first.position - 1)
-        image = imaging.decode(storage.get(key), limits, auto_orient=False)
+        picture = handoff.decode(storage.get(key), limits)
 
     step: Step | None = first
     while step is not None and step.queue == first.queue:
         jobs.start_step(step)
-        image = run_operation(
-            step.op, step.params, image, functools.partial(jobs.report_progress, step.id)
+        picture.frames = run_operation(
+            step.op, step.params, picture.frames, functools.partial(jobs.report_progress, step.id)
         )
         jobs.finish_step(step)
         step = _next_step(output, step)
 
     if step is not None:
-        # The next step runs on the other queue: hand the image over losslessly.
+        # The next step runs on the other queue: hand the picture over losslessly.
         key = jobs.handoff_key(job.id, output.position, step.position - 1)
-        storage.put(key, imaging.encode(image, "png", {"compress_level": 1}), "image/png")
+        storage.put(key, handoff.encode(picture), "image/png")
         queues.enqueue_step(step)
         return
-    _store_result(output, image)
+    _store_result(output, picture, options, target)
 
 
 def _next_step(output: Output, step: Step) -> Step | None:
@@ -80,18 +129,36 @@ def _next_step(output: Output, step: Step) -> Step | None:
     return later[0] if later else None
 
 
-def _store_result(output: Output, image: Image.Image) -> None:
+def _store_result(output: Output, picture: imaging.Picture, options: RecipeOptions,
+                  target: ConvertParams) -> None:
     settings = current_app.extensions["pixtools.settings"]
+    storage = get_storage(current_app)
     job = output.job
-    converts = [s for s in output.steps if s.op == "convert"]
-    if converts:
-        params = ConvertParams.model_validate(converts[-1].params)
-    else:
-        # No convert step: keep the source format when we can write it, else PNG.
-        same = job.source_format if job.source_format in imaging.OUTPUT_FORMATS else "png"
-        params = ConvertParams(format=same)
-        image = run_operation("convert", params.model_dump(), image, lambda f: None)
-    data = imaging.encode(image, params.format, encoder_options(params, settings.avif_speed))
-    key = jobs.result_key(job.id, output.position, imaging.EXTENSIONS[params.format])
-    get_storage(current_app).put(key, data, imaging.CONTENT_TYPES[params.format])
-    jobs.finish_output(output, key=key, fmt=params.format, size=image.size, nbytes=len(data))
+    animated = len(picture.frames) > 1
+    picture.frames = [finalise(frame, target, animated=animated) for frame in picture.frames]
+    if animated and target.format == "png" and target.palette:
+        picture.notes.append("PNG palette reduction is not applied to animations.")
+
+    reports = [(s, REGISTRY[s.op]) for s in output.steps if REGISTRY[s.op].report is not None]
+    source = picture.embedded
+    if source is None and (reports or options.metadata != "strip" or not options.auto_orient):
+        # After a handoff the decoded source is gone; its metadata is read again.
+        source = imaging.read_embedded(storage.get(job.source_key))
+    written = embedded.for_output(source, options.metadata, oriented=options.auto_orient)
+    data = imaging.encode_picture(
+        picture, target.format, encoder_options(target, settings.avif_speed), written
+    )
+    key = jobs.result_key(job.id, output.position, imaging.EXTENSIONS[target.format])
+    storage.put(key, data, imaging.CONTENT_TYPES[target.format])
+
+    details: dict[str, Any] = {}
+    if picture.source_frames > 1:
+        details["animation"] = {"source_frames": picture.source_frames,
+                                "frames": len(picture.frames)}
+    for step, operation in reports:
+        assert operation.report is not None and source is not None
+        details[step.op] = operation.report(source, operation.params.model_validate(step.params))
+    if picture.notes:
+        details["notes"] = picture.notes
+    jobs.finish_output(output, key=key, fmt=target.format, size=picture.size, nbytes=len(data),
+                       details=details or None)

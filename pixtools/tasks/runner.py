@@ -13,7 +13,8 @@ from ..operations import REGISTRY
 
 log = logging.getLogger(__name__)
 
-# Called after every step with (operation name, queue, seconds, input pixels); metrics hook in.
+# Called after every step with (operation name, queue, seconds, input pixels over all frames);
+# metrics hook in here.
 StepObserver = Callable[[str, str, float, int], None]
 _observers: list[StepObserver] = []
 
@@ -23,17 +24,22 @@ def observe(observer: StepObserver) -> None:
 
 
 def run_operation(
-    name: str, params: dict[str, object], image: Image.Image, progress: Callable[[float], None]
-) -> Image.Image:
+    name: str,
+    params: dict[str, object],
+    frames: list[Image.Image],
+    progress: Callable[[float], None],
+) -> list[Image.Image]:
+    """Run one step on a still (one frame) or on every frame of an animation."""
     operation = REGISTRY[name]
     logs.bind(step=name)
     validated = operation.params.model_validate(params)
     started = time.perf_counter()
-    result = operation.apply(image, validated, progress)
+    result = operation.run(frames, validated, progress)
     elapsed = time.perf_counter() - started
     log.info(
         "step done", extra={"op": name, "queue": operation.queue, "seconds": round(elapsed, 4)}
     )
+    pixels = sum(frame.width * frame.height for frame in frames)  # every frame was processed
     for observer in _observers:
-        observer(name, operation.queue, elapsed, image.width * image.height)
+        observer(name, operation.queue, elapsed, pixels)
     return result

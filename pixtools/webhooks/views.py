@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from .. import imaging, jobs
+from .. import jobs
 from .. import recipe as recipes
 from ..api import read_upload
 from ..identity import current_owner
@@ -156,11 +156,9 @@ def send_image() -> ResponseReturnValue:
     recipe = recipes.parse(TRY_RECIPE, max_outputs=settings.max_outputs,
                            max_steps=settings.max_steps)
     webhook = targets.from_form(request.form, owner=owner, base_url=request.host_url)
-    data, filename = read_upload()
-    limits = imaging.Limits(max_pixels=settings.max_pixels, max_side=settings.max_side)
-    info = imaging.inspect(data, limits)
-    job = jobs.submit(owner=owner, data=data, filename=filename, info=info, recipe=recipe,
-                      webhook=webhook)
+    upload = read_upload()
+    job = jobs.submit(owner=owner, data=upload.data, filename=upload.filename,
+                      info=upload.info, recipe=recipe, webhook=webhook)
     if webhook is not None and webhook.sandbox_id:
         return redirect(url_for("sandbox.detail", sandbox_id=webhook.sandbox_id, job=job.id),
                         code=303)

@@ -1,0 +1,207 @@
+// PixTools page behaviour that htmx does not cover: previews of chosen files, drag and
+// drop, slider read-outs, the before/after comparison and upload progress. Everything here
+// is an enhancement: without it the form still posts and the page still renders.
+(function () {
+  "use strict";
+
+  var previewUrls = [];
+
+  function fileInput() {
+    return document.getElementById("file");
+  }
+
+  function formatBytes(size) {
+    if (size < 1000) return size + " B";
+    if (size < 1e6) return (size / 1e3).toFixed(1) + " KB";
+    return (size / 1e6).toFixed(1) + " MB";
+  }
+
+  function setFiles(files) {
+    var input = fileInput();
+    if (!input) return;
+    var transfer = new DataTransfer();
+    files.forEach(function (file) { transfer.items.add(file); });
+    input.files = transfer.files;
+    renderPreviews();
+  }
+
+  function renderPreviews() {
+    var input = fileInput();
+    var list = document.getElementById("previews");
+    var submit = document.getElementById("submit");
+    if (!input || !list) return;
+    previewUrls.forEach(function (url) { URL.revokeObjectURL(url); });
+    previewUrls = [];
+    list.replaceChildren();
+    var files = Array.prototype.slice.call(input.files || []);
+    files.forEach(function (file, index) {
+      var item = document.createElement("li");
+      item.className = "preview";
+      var image = document.createElement("img");
+      image.alt = "";
+      image.addEventListener("error", function () { item.classList.add("is-broken"); });
+      var url = URL.createObjectURL(file);
+      previewUrls.push(url);
+      image.src = url;
+      var name = document.createElement("span");
+      name.className = "preview-name";
+      name.textContent = file.name;
+      var size = document.createElement("span");
+      size.className = "preview-size";
+      size.textContent = formatBytes(file.size);
+      var remove = document.createElement("button");
+      remove.type = "button";
+      remove.className = "preview-remove";
+      remove.textContent = "×";
+      remove.setAttribute("aria-label", "Remove " + file.name);
+      remove.addEventListener("click", function () {
+        setFiles(files.filter(function (_, i) { return i !== index; }));
+        fileInput().focus();
+      });
+      item.append(image, name, size, remove);
+      list.append(item);
+    });
+    if (submit) {
+      submit.textContent = files.length > 1 ? "Process " + files.length + " images"
+        : files.length === 1 ? "Process 1 image" : "Process images";
+    }
+  }
+
+  function setupDropzone() {
+    var zone = document.getElementById("dropzone");
+    if (!zone) return;
+    var depth = 0;
+    zone.addEventListener("dragenter", function (event) {
+      event.preventDefault();
+      depth += 1;
+      zone.classList.add("is-dragover");
+    });
+    zone.addEventListener("dragover", function (event) {
+      event.preventDefault();
+      if (event.dataTransfer) event.dataTransfer.dropEffect = "copy";
+    });
+    zone.addEventListener("dragleave", function () {
+      depth = Math.max(0, depth - 1);
+      if (depth === 0) zone.classList.remove("is-dragover");
+    });
+    zone.addEventListener("drop", function (event) {
+      event.preventDefault();
+      depth = 0;
+      zone.classList.remove("is-dragover");
+      var dropped = Array.prototype.slice.call((event.dataTransfer || {}).files || []);
+      if (!dropped.length) return;
+      var current = Array.prototype.slice.call(fileInput().files || []);
+      setFiles(current.concat(dropped));
+    });
+  }
+
+  function onInput(event) {
+    var target = event.target;
+    if (!(target instanceof HTMLInputElement)) return;
+    if (target.id === "file") {
+      renderPreviews();
+      return;
+    }
+    if (target.dataset.output) {
+      var output = document.getElementById(target.dataset.output);
+      if (output) output.textContent = target.value;
+    }
+    if (target.hasAttribute("data-compare-range")) {
+      var figure = target.closest("[data-compare]");
+      if (figure) figure.style.setProperty("--split", target.value + "%");
+    }
+    // Changing a parameter of a step switches that step on, so what you see is what runs.
+    var op = target.closest(".op");
+    if (op && !target.name.startsWith("step.")) {
+      var toggle = op.querySelector('input[name^="step."]');
+      if (toggle && !toggle.checked) toggle.checked = true;
+    }
+    var step = target.closest(".op");
+    if (step) {
+      var on = step.querySelector('input[name^="step."]');
+      step.classList.toggle("is-on", Boolean(on && on.checked));
+    }
+    var format = target.closest(".format");
+    if (format && target.name === "format") format.classList.toggle("is-on", target.checked);
+  }
+
+  document.addEventListener("input", onInput);
+  document.addEventListener("change", onInput);
+
+  document.addEventListener("click", function (event) {
+    var button = event.target instanceof Element && event.target.closest("[data-dismiss]");
+    if (button) {
+      var card = button.closest(".card");
+      if (card) card.remove();
+    }
+  });
+
+  // The server says when the chosen files were handled (accepted or refused): clear them.
+  document.addEventListener("pixtools:files-sent", function () {
+    setFiles([]);
+    hideUploadProgress();
+  });
+
+  function hideUploadProgress() {
+    var bar = document.getElementById("upload-progress");
+    if (!bar) return;
+    bar.hidden = true;
+    bar.value = 0;
+  }
+
+  document.addEventListener("htmx:xhr:progress", function (event) {
+    var bar = document.getElementById("upload-progress");
+    var detail = event.detail || {};
+    if (!bar || !detail.lengthComputable || detail.loaded >= detail.total) return;
+    bar.hidden = false;
+    bar.value = Math.round((detail.loaded / detail.total) * 100);
+  });
+
+  document.addEventListener("htmx:afterRequest", hideUploadProgress);
+
+  // The server failed or could not be reached: say so by the button, keep the files.
+  function reportFailure(event, text) {
+    var status = document.getElementById("form-status");
+    if (!status || !event.target || event.target.id !== "upload-form") return;
+    status.textContent = text;
+    status.hidden = false;
+  }
+  document.addEventListener("htmx:responseError", function (event) {
+    var code = event.detail && event.detail.xhr ? event.detail.xhr.status : "";
+    reportFailure(event, "The server could not handle this upload (error " + code +
+      "). Your files are still chosen: try again in a moment.");
+  });
+  document.addEventListener("htmx:sendError", function (event) {
+    reportFailure(event, "PixTools could not be reached. Check that it is running, then try again.");
+  });
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var status = document.getElementById("form-status");
+    if (status && event.target && event.target.id === "upload-form") status.hidden = true;
+  });
+
+  // After the server sends the form back with errors, move focus to the first one.
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var swapped = event.detail && event.detail.target;
+    // An outerHTML swap replaced the target: look the new form part up by its id.
+    var target = swapped && swapped.id === "recipe" ? document.getElementById("recipe") : null;
+    if (!target) return;
+    var invalid = target.querySelector('[aria-invalid="true"]');
+    if (invalid) {
+      var details = invalid.closest("details");
+      if (details) details.open = true;
+      invalid.focus();
+    } else {
+      var message = target.querySelector(".field-error");
+      if (message) {
+        message.setAttribute("tabindex", "-1");
+        message.focus();
+      }
+    }
+  });
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", setupDropzone);
+  } else {
+    setupDropzone();
+  }
+})();

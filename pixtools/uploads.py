@@ -1,0 +1,36 @@
+"""Reading one uploaded image: size limit, then type and pixel limits from its header.
+
+Both the API and the page accept uploads through ``read``, so an image refused by one is
+refused by the other with the same message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from werkzeug.datastructures import FileStorage
+
+from . import imaging
+from .errors import PayloadTooLarge
+
+
+@dataclass(frozen=True)
+class Upload:
+    data: bytes
+    filename: str
+    info: imaging.ImageInfo
+
+
+def read(upload: FileStorage) -> Upload:
+    """The file's bytes, name and image header, or the ``PixToolsError`` that refuses it."""
+    settings = current_app.extensions["pixtools.settings"]
+    data = upload.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise PayloadTooLarge(
+            f"The file is larger than {settings.max_upload_bytes / 1e6:.0f} MB: "
+            "send a smaller image."
+        )
+    limits = imaging.Limits(max_pixels=settings.max_pixels, max_side=settings.max_side)
+    info = imaging.inspect(data, limits)
+    return Upload(data=data, filename=upload.filename or "image", info=info)

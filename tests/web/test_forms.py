@@ -1,0 +1,103 @@
+"""The recipe form follows the registry: a new operation appears with the right controls."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pytest
+from pydantic import Field
+from werkzeug.datastructures import MultiDict
+
+from pixtools import operations, web_forms
+from pixtools.operations import Operation, Params
+
+
+class TintParams(Params):
+    colour: str = Field("#ff0000", description="Tint colour.")
+    strength: int = Field(50, ge=0, le=100, description="How strong.")
+    blend: Literal["normal", "multiply", "screen", "overlay", "soft", "hard"] = "normal"
+    box: list[int] | None = Field(None, description="Only inside this box.")
+    keep_alpha: bool = Field(True, description="Leave transparency alone.")
+
+
+class SmoothParams(Params):
+    level: Literal["low", "high"] = "low"
+
+
+def _identity(image, params, progress):  # type: ignore[no-untyped-def]
+    return image
+
+
+@pytest.fixture
+def more_ops(app, monkeypatch):
+    monkeypatch.setitem(operations.REGISTRY, "tint",
+                        Operation(name="tint", summary="Tint it.", params=TintParams,
+                                  apply=_identity))
+    monkeypatch.setitem(operations.REGISTRY, "smooth",
+                        Operation(name="smooth", summary="Smooth it.", params=SmoothParams,
+                                  apply=_identity, queue="ml"))
+    return app
+
+
+def test_new_operations_get_controls_without_template_changes(more_ops, client):
+    html = client.get("/").get_data(as_text=True)
+    assert 'name="tint.colour" value="#ff0000" type="color"' in html
+    assert 'type="range" id="f-tint-strength" name="tint.strength" value="50"' in html
+    assert '<select id="f-tint-blend" name="tint.blend"' in html  # six choices: a list
+    assert 'type="radio" name="smooth.level" value="high"' in html  # two: segments
+    assert 'name="tint.box" value="" type="text" placeholder="e.g. 0, 0, 100, 100"' in html
+    assert 'id="f-tint-keep_alpha" name="tint.keep_alpha" value="on" checked' in html
+    assert '<span class="tag">ML</span>' in html
+    # The ml operation comes first (it wants the original pixels), resize before tint.
+    order = [html.index(f'data-op="{name}"') for name in ("smooth", "resize", "tint")]
+    assert order == sorted(order)
+
+
+def test_form_values_become_a_recipe_in_order(more_ops):
+    form = web_forms.build(MultiDict([
+        ("format", "jpeg"), ("convert.quality.jpeg", "65"),
+        ("tint.strength", "70"), ("tint.box", "1, 2, 30, 40"), ("tint.blend", "normal"),
+        ("tint.colour", "#ff0000"),  # keep_alpha unticked: False, unlike its default
+        ("step.smooth", "on"), ("smooth.level", "high"),
+        ("resize.height", "200"), ("auto_orient", "on"),
+    ]))
+    recipe = form.recipe(max_outputs=8, max_steps=12)
+    assert recipe is not None, [(c.name, c.error) for c in form.controls() if c.error]
+    (steps,) = recipe.outputs
+    assert [(s.op, s.queue) for s in steps] == [
+        ("smooth", "ml"), ("resize", "standard"), ("tint", "standard"), ("convert", "standard")
+    ]
+    assert steps[2].params["strength"] == 70 and steps[2].params["box"] == [1, 2, 30, 40]
+    assert steps[2].params["keep_alpha"] is False
+    assert steps[3].params["quality"] == 65 and steps[3].params["format"] == "jpeg"
+    assert recipe.auto_orient is True
+
+
+def test_untouched_steps_stay_out_and_errors_find_their_control(more_ops):
+    quiet = web_forms.build(MultiDict([("format", "png"), ("tint.keep_alpha", "on"),
+                                       ("tint.strength", "50"), ("auto_orient", "")]))
+    recipe = quiet.recipe(max_outputs=8, max_steps=12)
+    assert recipe is not None
+    assert [s.op for s in recipe.outputs[0]] == ["convert"]
+    assert recipe.auto_orient is False
+
+    bad = web_forms.build(MultiDict([("format", "webp"), ("tint.strength", "250"),
+                                     ("tint.blend", "sideways")]))
+    assert bad.recipe(max_outputs=8, max_steps=12) is None
+    errors = {c.name: c.error for c in bad.controls() if c.error}
+    assert errors == {"tint.blend": "Choose one of: normal, multiply, screen, overlay, soft, "
+                                    "hard."}
+    fixed = web_forms.build(MultiDict([("format", "webp"), ("tint.strength", "250")]))
+    assert fixed.recipe(max_outputs=8, max_steps=12) is None
+    assert fixed.steps[-1].controls[1].error == "Input should be less than or equal to 100."
+
+
+def test_every_format_is_one_output_and_limits_still_apply(app):
+    form = web_forms.build(MultiDict([("format", f) for f in ("jpeg", "png", "webp", "avif")]))
+    recipe = form.recipe(max_outputs=8, max_steps=12)
+    assert recipe is not None
+    assert [steps[-1].params["format"] for steps in recipe.outputs] == [
+        "jpeg", "png", "webp", "avif"]
+    capped = web_forms.build(MultiDict([("format", "jpeg"), ("format", "png")]))
+    assert capped.recipe(max_outputs=1, max_steps=12) is None
+    assert capped.errors == {"general": "Outputs has 2 entries; at most 1 are allowed."}
