@@ -14,12 +14,13 @@ from flask.cli import AppGroup
 from .admin.cleanup import cleanup
 from .admin.jobs import jobs
 from .admin.lifecycle import lifecycle
+from .admin.model import model
 
-COMMANDS: tuple[click.Command, ...] = (cleanup, jobs, lifecycle)
+COMMANDS: tuple[click.Command, ...] = (cleanup, jobs, lifecycle, model)
 
 group = AppGroup(
     "pixtools",
-    help="PixTools maintenance: jobs, storage lifecycle rules and cleanup.",
+    help="PixTools maintenance: jobs, cleanup, storage lifecycle rules, model weights.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 for command in COMMANDS:

@@ -23,6 +23,7 @@ RECIPE = json.dumps({"outputs": [{"steps": [{"op": "resize", "width": 32}]},
 COMMANDS = [
     [], ["cleanup"], ["jobs"], ["jobs", "list"], ["jobs", "show"],
     ["lifecycle"], ["lifecycle", "show"], ["lifecycle", "apply"],
+    ["model"], ["model", "fetch"], ["model", "verify"],
 ]
 
 
@@ -70,7 +71,7 @@ def test_every_command_has_help(app, path):
 
 def test_group_lists_its_commands(app):
     output = invoke(app, "--help").output
-    for name in ("cleanup", "jobs", "lifecycle"):
+    for name in ("cleanup", "jobs", "lifecycle", "model"):
         assert name in output
 
 
@@ -318,3 +319,51 @@ def test_the_real_flask_command(tmp_path):
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.startswith("Dry run: nothing was changed.")
     assert json.loads(dry.stderr.splitlines()[-1])["message"] == "cleanup done"
+
+
+# --- model weights ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def weights_server(tmp_path: Path) -> Any:
+    """A local HTTP server with the real weights and a file that is not them."""
+    import functools
+    import http.server
+    import threading
+
+    from tests.conftest import SHARED
+
+    served = tmp_path / "served"
+    served.mkdir()
+    (served / "dncnn.pth").write_bytes((SHARED / "models" / "dncnn_color_blind.pth").read_bytes())
+    (served / "other.pth").write_bytes(b"not the weights" * 100)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+def test_model_fetch_and_verify(tmp_path, weights_server):
+    from pixtools import create_app
+
+    target = tmp_path / "models" / "dncnn.pth"
+    app = create_app({"data_dir": tmp_path / "data", "secret_key": "s", "dncnn_weights": target})
+    with app.app_context():
+        missing = invoke(app, "model", "verify")
+        assert missing.exit_code == 1 and "not found" in missing.output
+
+        wrong = invoke(app, "model", "fetch", "--url", f"{weights_server}/other.pth")
+        assert wrong.exit_code == 1 and "sha256" in wrong.output
+        assert not target.exists()  # nothing half-written
+
+        fetched = invoke(app, "model", "fetch", "--url", f"{weights_server}/dncnn.pth")
+        assert fetched.exit_code == 0, fetched.output
+        assert "downloaded and verified" in fetched.stdout
+        assert invoke(app, "model", "verify").exit_code == 0
+        again = invoke(app, "model", "fetch", "--url", f"{weights_server}/other.pth")
+        assert again.exit_code == 0 and "already present" in again.stdout
+
+        target.write_bytes(target.read_bytes()[:-1] + b"x")
+        corrupt = invoke(app, "model", "verify")
+        assert corrupt.exit_code == 1 and "sha256" in corrupt.output
