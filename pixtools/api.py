@@ -5,12 +5,21 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from . import imaging, jobs, operations, presenters
+from . import imaging, jobs, limits, operations, presenters
 from . import recipe as recipes
 from .errors import BadRequest, PayloadTooLarge
 from .identity import current_owner
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+MAX_NAME_CHARS = 200
+
+
+def clean_filename(raw: str | None) -> str:
+    """The upload's name as kept and shown back: its last path part, printable characters
+    only (no CR, LF or NUL), at most ``MAX_NAME_CHARS`` long."""
+    name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(char for char in name if char.isprintable()).strip()
+    return name[:MAX_NAME_CHARS] or "image"
 
 
 def read_upload() -> tuple[bytes, str]:
@@ -30,7 +39,7 @@ def read_upload() -> tuple[bytes, str]:
             f"The file is larger than {settings.max_upload_bytes / 1e6:.0f} MB: "
             "send a smaller image."
         )
-    return data, upload.filename or "image"
+    return data, clean_filename(upload.filename)
 
 
 @bp.post("/jobs")
@@ -41,9 +50,13 @@ def create_job() -> ResponseReturnValue:
         max_outputs=settings.max_outputs,
         max_steps=settings.max_steps,
     )
+    limits.check_recipe(recipe)
     data, filename = read_upload()
-    limits = imaging.Limits(max_pixels=settings.max_pixels, max_side=settings.max_side)
-    info = imaging.inspect(data, limits)
+    image_limits = imaging.Limits(
+        max_pixels=settings.max_pixels, max_side=settings.max_side, max_frames=settings.max_frames
+    )
+    info = imaging.inspect(data, image_limits)
+    limits.check_capacity(limits.recipe_queues(recipe))
     job = jobs.submit(
         owner=current_owner(), data=data, filename=filename, info=info, recipe=recipe
     )

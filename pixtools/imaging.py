@@ -29,6 +29,7 @@ CONTENT_TYPE_BY_EXTENSION = {EXTENSIONS[fmt]: CONTENT_TYPES[fmt] for fmt in EXTE
 class Limits:
     max_pixels: int
     max_side: int
+    max_frames: int = 300
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ def _open(data: bytes) -> Image.Image:
         with warnings.catch_warnings():
             # Pillow only warns between its limit and twice it; a bomb is an error here.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(data))
+            # Only the accepted formats' parsers ever see the bytes (no EPS, PSD, …).
+            return Image.open(io.BytesIO(data), formats=sorted(INPUT_FORMATS))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise UnsupportedMediaType(
             "The file is not an image PixTools can read: upload JPEG, PNG, WebP, AVIF, "
@@ -80,7 +82,44 @@ def inspect(data: bytes, limits: Limits) -> ImageInfo:
         )
     width, height = image.size
     _check_limits(width, height, limits)
+    try:
+        frames = count_frames(image, limits.max_frames)
+    except Exception:  # a parser walking hostile bytes may raise anything: it is unreadable
+        raise ImageRejected(
+            "The image's frames or pages are damaged and cannot be read."
+        ) from None
+    if frames > limits.max_frames:
+        what = "pages" if image.format == "TIFF" else "frames"
+        raise ImageRejected(
+            f"The image has more than {limits.max_frames} {what}; at most "
+            f"{limits.max_frames} are accepted. Send a shorter animation or fewer pages."
+        )
     return ImageInfo(format=image.format, width=width, height=height)
+
+
+def count_frames(image: Image.Image, cap: int) -> int:
+    """Frames (or pages) in ``image``, counted no further than ``cap + 1``.
+
+    Counting must stay cheap for hostile files: WebP, APNG and AVIF state their count in
+    the header; TIFF pages are found by walking a chain of directories and GIF frames by
+    skipping each one's data, so those two are walked only up to the cap, never decoded.
+    """
+    if image.format == "GIF":
+        count = 1
+        try:
+            while count <= cap:
+                image._seek(count, False)  # type: ignore[attr-defined]  # skip, no decode
+                count += 1
+        except EOFError:
+            pass
+        return count
+    if image.format == "TIFF":
+        try:
+            image.seek(cap)
+        except EOFError:
+            return int(getattr(image, "n_frames", 1))
+        return cap + 1
+    return int(getattr(image, "n_frames", 1))
 
 
 def decode(data: bytes, limits: Limits, *, auto_orient: bool = True) -> Image.Image:

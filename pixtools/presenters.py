@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import PurePath
 from typing import Any
 from urllib.parse import urljoin
@@ -18,8 +19,12 @@ def _iso(value: Any) -> str | None:
 
 
 def download_name(job: Job, output: Output) -> str:
-    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in PurePath(job.source_name).stem)
-    return f"{stem[:80] or 'image'}-{output.position + 1}.{EXTENSIONS[output.format or 'png']}"
+    """A file name safe in any header and on any disk: ASCII letters, digits, ``-`` and
+    ``_`` only (accents are dropped, anything else becomes ``_``), never a path."""
+    stem = PurePath(job.source_name.replace("\\", "/")).stem
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in ascii_stem).strip("_")
+    return f"{safe[:80] or 'image'}-{output.position + 1}.{EXTENSIONS[output.format or 'png']}"
 
 
 def output_url(job: Job, output: Output) -> str | None:

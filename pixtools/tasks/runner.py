@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from PIL import Image
 
+from .. import limits
 from ..operations import REGISTRY
 
 log = logging.getLogger(__name__)
@@ -26,9 +27,11 @@ def run_operation(
 ) -> Image.Image:
     operation = REGISTRY[name]
     validated = operation.params.model_validate(params)
+    limits.check_step_before(name, validated, image.size)
     started = time.perf_counter()
     result = operation.apply(image, validated, progress)
     elapsed = time.perf_counter() - started
+    limits.check_step_after(name, result.size)
     log.info(
         "step done", extra={"op": name, "queue": operation.queue, "seconds": round(elapsed, 4)}
     )
