@@ -45,6 +45,11 @@ def read_upload() -> tuple[bytes, str]:
 @bp.post("/jobs")
 def create_job() -> ResponseReturnValue:
     settings = current_app.extensions["pixtools.settings"]
+    if request.mimetype != "multipart/form-data":
+        raise BadRequest(
+            "Send the image and the recipe as multipart/form-data, in fields named 'file' "
+            f"and 'recipe' (this request was {request.mimetype or 'sent without a type'})."
+        )
     recipe = recipes.parse(
         request.form.get("recipe"),
         max_outputs=settings.max_outputs,

@@ -39,7 +39,7 @@ class ImageInfo:
     height: int
 
 
-def _open(data: bytes) -> Image.Image:
+def _open(data: bytes, limits: Limits | None = None) -> Image.Image:
     try:
         with warnings.catch_warnings():
             # Pillow only warns between its limit and twice it; a bomb is an error here.
@@ -52,8 +52,10 @@ def _open(data: bytes) -> Image.Image:
             "GIF, TIFF or BMP."
         ) from None
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        limit = f" than the limit of {limits.max_pixels / 1e6:g} megapixels" if limits else ""
         raise ImageRejected(
-            "The image has far too many pixels (a decompression bomb?): it was not decoded."
+            f"The image has far more pixels{limit} (a decompression bomb?): it was not "
+            "decoded. Scale it down before uploading."
         ) from None
 
 
@@ -74,7 +76,7 @@ def inspect(data: bytes, limits: Limits) -> ImageInfo:
     """Identify an upload by its content and check its size, reading only the header."""
     if not data:
         raise UnsupportedMediaType("The file is empty: choose an image file.")
-    image = _open(data)
+    image = _open(data, limits)
     if image.format not in INPUT_FORMATS:
         raise UnsupportedMediaType(
             f"{image.format} images are not accepted: upload JPEG, PNG, WebP, AVIF, GIF, "
@@ -104,27 +106,24 @@ def count_frames(image: Image.Image, cap: int) -> int:
     the header; TIFF pages are found by walking a chain of directories and GIF frames by
     skipping each one's data, so those two are walked only up to the cap, never decoded.
     """
-    if image.format == "GIF":
-        count = 1
-        try:
-            while count <= cap:
+    if image.format not in ("GIF", "TIFF"):
+        return int(getattr(image, "n_frames", 1))
+    count = 1
+    try:
+        while count <= cap:
+            if image.format == "GIF":
                 image._seek(count, False)  # type: ignore[attr-defined]  # skip, no decode
-                count += 1
-        except EOFError:
-            pass
-        return count
-    if image.format == "TIFF":
-        try:
-            image.seek(cap)
-        except EOFError:
-            return int(getattr(image, "n_frames", 1))
-        return cap + 1
-    return int(getattr(image, "n_frames", 1))
+            else:
+                image.seek(count)  # reads the next page's directory only
+            count += 1
+    except EOFError:
+        pass
+    return count
 
 
 def decode(data: bytes, limits: Limits, *, auto_orient: bool = True) -> Image.Image:
     """Decode fully, applying the EXIF orientation so pixels are the right way up."""
-    image = _open(data)
+    image = _open(data, limits)
     _check_limits(*image.size, limits)
     try:
         image.load()

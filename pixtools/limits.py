@@ -145,7 +145,8 @@ def check_recipe(recipe: Recipe) -> None:
                 problem = _too_big(width, height)
                 if problem:
                     raise InvalidRecipe(
-                        f"{where}: enlarging to {width} × {height} is not allowed: {problem}.",
+                        f"{where}: enlarging to {width} × {height} ({width * height / 1e6:.1f} "
+                        f"megapixels) is not allowed: {problem}.",
                         field=where,
                     )
 
