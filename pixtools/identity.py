@@ -25,8 +25,9 @@ PUBLIC_OWNER = "public"
 MAX_AGE = 400 * 24 * 3600
 # How the current request proved who it is.
 BY_KEY, BY_COOKIE, ANONYMOUS = "key", "cookie", "anonymous"
-# Answer without credentials (and without touching the database): probes must stay cheap.
-OPEN_API_PATHS = ("/api/health",)
+# Answer without credentials (and without touching the database): probes must stay cheap,
+# and signed download links and static files carry their own authority.
+OPEN_PATHS = ("/api/health", "/files/", "/static/")
 
 
 def _serializer(app: Flask) -> URLSafeSerializer:
@@ -65,7 +66,7 @@ def _cookie_owner(app: Flask) -> str | None:
 def _load_owner(app: Flask) -> None:
     g.new_owner, g.auth = None, ANONYMOUS
     on_api = request.path.startswith("/api/")
-    if request.path.startswith(OPEN_API_PATHS):
+    if request.path.startswith(OPEN_PATHS):
         g.owner = PUBLIC_OWNER
         return
     secret = presented_key() if on_api else None

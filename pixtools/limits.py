@@ -14,6 +14,7 @@ Upload bytes, source pixels and frames are checked where the bytes are read
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
@@ -53,7 +54,9 @@ def _not_a_submission() -> bool:
 def _rate_limited(exc: RateLimitExceeded) -> Response:
     limiter: Limiter = current_app.extensions["pixtools.limiter"]
     current = limiter.current_limit
-    retry_after = max(1, current.reset_at - int(time.time())) if current is not None else 60
+    # When the oldest counted submission leaves the window, one more is allowed.
+    reset = current.window[0] if current is not None else time.time() + 60
+    retry_after = max(1, math.ceil(reset - time.time()))
     rate = _settings().submit_rate_limit.replace("/", " per ").replace(";", ", ")
     return errors.render(TooManyRequests(
         f"Too many submissions: each client may send {rate}. Try again in {retry_after} s.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from pathlib import PurePath
 from typing import Any
@@ -23,7 +24,7 @@ def download_name(job: Job, output: Output) -> str:
     ``_`` only (accents are dropped, anything else becomes ``_``), never a path."""
     stem = PurePath(job.source_name.replace("\\", "/")).stem
     ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in ascii_stem).strip("_")
+    safe = re.sub(r"[^A-Za-z0-9-]+", "_", ascii_stem).strip("_")
     return f"{safe[:80] or 'image'}-{output.position + 1}.{EXTENSIONS[output.format or 'png']}"
 
 
