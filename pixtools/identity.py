@@ -84,8 +84,13 @@ def _load_owner(app: Flask) -> None:
         g.owner, g.auth = "browser:" + owner, BY_COOKIE
         return
     if not on_api:
-        g.new_owner = secrets.token_urlsafe(16)
-        g.owner = "browser:" + g.new_owner
+        owner_id = secrets.token_urlsafe(16)
+        g.owner = "browser:" + owner_id
+        # Only a page load hands out an identity. A cookieless POST is what a cross-site
+        # form looks like (SameSite keeps the cookie home): answering it with a new cookie
+        # would replace the visitor's own, cutting them off from their jobs.
+        if request.method in ("GET", "HEAD"):
+            g.new_owner = owner_id
         return
     if app.extensions["pixtools.settings"].effective_api_keys_required:
         raise Unauthorized(

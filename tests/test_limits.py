@@ -8,7 +8,7 @@ import json
 import pytest
 from PIL import Image
 
-from tests.conftest import make_image, settings_from_env
+from tests.conftest import free_port, make_image, settings_from_env
 
 RECIPE = json.dumps({"outputs": [{"steps": [{"op": "convert", "format": "png"}]}]})
 
@@ -170,3 +170,18 @@ def test_runner_checks_every_result_after_the_operation(desktop_config, monkeypa
         with pytest.raises(StepFailed, match=r"grow made the image 200 × 200 pixels, but "
                                              r"results may have at most 0.01 megapixels"):
             run_operation("grow", {}, Image.new("RGB", (100, 100)), lambda f: None)
+
+
+def test_limits_let_work_through_when_redis_is_unreachable(server_env, server_app):
+    from pixtools import create_app, limits
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    app = create_app({**settings_from_env(server_env), "redis_url": dead,
+                      "submit_rate_limit": "1/minute"})
+    client = app.test_client()
+    # The rate limiter cannot count: requests are answered on their merits, not with a 500.
+    for _ in range(3):
+        response = post(client, recipe="{}")
+        assert response.status_code == 422, response.get_json()
+    with app.app_context():
+        limits.check_capacity(["standard", "ml"])  # unknown depth: accepted, not refused

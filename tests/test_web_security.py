@@ -141,6 +141,14 @@ def test_hostile_file_names_are_sanitised(app, client):
         assert reply.headers["X-Content-Type-Options"] == "nosniff"
 
 
+def test_only_page_loads_hand_out_an_owner_cookie(client):
+    # A cross-site form arrives without the (SameSite) cookie: it must not replace it.
+    client.post("/", data={"x": "1"})
+    assert client.get_cookie("pixtools_owner") is None
+    client.get("/")
+    assert client.get_cookie("pixtools_owner") is not None
+
+
 def test_page_carries_the_token_for_scripts(app, client):
     token = csrf_token(client)
     assert len(token) > 20
