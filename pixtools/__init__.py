@@ -47,6 +47,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         security,
         storage,
         web,
+        webhooks,
     )
 
     db.init_app(app)
@@ -61,4 +62,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(downloads.bp)
+    webhooks.init_app(app)
     return app

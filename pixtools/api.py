@@ -9,6 +9,7 @@ from . import imaging, jobs, limits, operations, presenters
 from . import recipe as recipes
 from .errors import BadRequest, PayloadTooLarge
 from .identity import current_owner
+from .webhooks import targets as webhook_targets
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_NAME_CHARS = 200
@@ -56,6 +57,9 @@ def create_job() -> ResponseReturnValue:
         max_steps=settings.max_steps,
     )
     limits.check_recipe(recipe)
+    webhook = webhook_targets.from_form(
+        request.form, owner=current_owner(), base_url=request.host_url
+    )
     data, filename = read_upload()
     image_limits = imaging.Limits(
         max_pixels=settings.max_pixels, max_side=settings.max_side, max_frames=settings.max_frames
@@ -63,9 +67,14 @@ def create_job() -> ResponseReturnValue:
     info = imaging.inspect(data, image_limits)
     limits.check_capacity(limits.recipe_queues(recipe))
     job = jobs.submit(
-        owner=current_owner(), data=data, filename=filename, info=info, recipe=recipe
+        owner=current_owner(), data=data, filename=filename, info=info, recipe=recipe,
+        webhook=webhook,
     )
-    response = jsonify(presenters.job_json(job))
+    body = presenters.job_json(job)
+    if webhook is not None:
+        # The only time the secret is shown: the receiver needs it to check signatures.
+        body["webhook"] = webhook.public_json()
+    response = jsonify(body)
     response.status_code = 202
     response.headers["Location"] = url_for("api.get_job", job_id=job.id)
     return response

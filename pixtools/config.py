@@ -61,6 +61,19 @@ class Settings(BaseSettings):
     standard_workers: int = Field(2, ge=1, le=64)
     dncnn_weights: Path = Path("models/dncnn_color_blind.pth")
 
+    # Webhooks (pixtools.webhooks): where this instance is reached, timeouts, retries, breaker.
+    public_url: str = ""
+    webhook_secret: str = ""
+    webhook_allow_private: str = ""
+    webhook_connect_timeout_seconds: float = Field(3.0, gt=0, le=30)
+    webhook_read_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    webhook_retry_window_hours: float = Field(24.0, gt=0, le=7 * 24)
+    webhook_backoff_base_seconds: float = Field(10.0, gt=0, le=3600)
+    webhook_backoff_max_seconds: float = Field(3600.0, gt=0, le=24 * 3600)
+    webhook_backoff_jitter: float = Field(0.25, ge=0, le=1)
+    webhook_breaker_threshold: int = Field(5, ge=1, le=1000)
+    webhook_breaker_reset_seconds: float = Field(60.0, gt=0, le=24 * 3600)
+
     @field_validator("storage_url")
     @classmethod
     def _storage_scheme(cls, value: str) -> str:
@@ -87,6 +100,30 @@ class Settings(BaseSettings):
     def _queue_prefix(cls, value: str) -> str:
         if not value or not value.replace("_", "").isalnum() or not value.isascii():
             raise ValueError("use letters, digits or '_' (it becomes part of Redis key names)")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be the http:// or https:// address of this instance")
+        return value.rstrip("/")
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: str) -> str:
+        if value:
+            from .webhooks.signing import check_secret
+
+            check_secret(value)
+        return value
+
+    @field_validator("webhook_allow_private")
+    @classmethod
+    def _allow_private(cls, value: str) -> str:
+        from .webhooks.ssrf import parse_networks
+
+        parse_networks(value)
         return value
 
     @model_validator(mode="after")

@@ -69,6 +69,12 @@ class ImageRejected(PixToolsError):
     status, code = 422, "image_rejected"
 
 
+class InvalidWebhookURL(PixToolsError):
+    """The webhook URL may not be called (not http(s), not public, disabled, …)."""
+
+    status, code = 422, "invalid_webhook_url"
+
+
 class Forbidden(PixToolsError):
     status, code = 403, "forbidden"
 

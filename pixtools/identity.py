@@ -26,8 +26,9 @@ MAX_AGE = 400 * 24 * 3600
 # How the current request proved who it is.
 BY_KEY, BY_COOKIE, ANONYMOUS = "key", "cookie", "anonymous"
 # Answer without credentials (and without touching the database): probes must stay cheap,
-# and signed download links and static files carry their own authority.
-OPEN_PATHS = ("/api/health", "/files/", "/static/")
+# signed download links and static files carry their own authority, and the webhook sandbox
+# receiver is addressed by its unguessable id by whoever sends it events.
+OPEN_PATHS = ("/api/health", "/files/", "/static/", "/api/v1/hooks/")
 
 
 def _serializer(app: Flask) -> URLSafeSerializer:

@@ -7,7 +7,7 @@ database is always the truth about a job.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -30,6 +30,10 @@ from .models import (
 )
 from .recipe import Recipe
 from .storage import get_storage
+from .webhooks import delivery as webhook_delivery
+
+if TYPE_CHECKING:
+    from .webhooks.targets import WebhookRequest
 
 
 def source_key(job_id: str) -> str:
@@ -53,6 +57,7 @@ def submit(
     info: ImageInfo,
     recipe: Recipe,
     request_id: str | None = None,
+    webhook: WebhookRequest | None = None,
 ) -> Job:
     """Store the upload, record the job, commit, then enqueue its first steps."""
     settings = current_app.extensions["pixtools.settings"]
@@ -71,6 +76,9 @@ def submit(
         expires_at=now + timedelta(seconds=settings.job_ttl_seconds),
     )
     job.source_key = source_key(job.id)
+    if webhook is not None:
+        job.webhook_url, job.webhook_secret = webhook.url, webhook.secret
+        job.webhook_base_url = webhook.base_url
     for position, steps in enumerate(recipe.outputs):
         output = Output(position=position, status=QUEUED)
         output.steps = [
@@ -162,7 +170,11 @@ def _finish_job_if_done(job_id: str) -> None:
             for o in failed
         )
     job.finished_at = utcnow()
+    # Recorded in the same transaction, under the same lock: exactly one event per job.
+    delivery = webhook_delivery.create(job)
     db.session.commit()
+    if delivery is not None:
+        webhook_delivery.enqueue_safely(delivery.id)
 
 
 def delete(job: Job) -> None:

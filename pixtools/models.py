@@ -65,6 +65,11 @@ class Job(db.Model):  # type: ignore[name-defined]
     )
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # Where to send the job.succeeded/failed event, signed with this secret (pixtools.webhooks);
+    # the base URL turns the app's own download links into absolute ones in the event.
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    webhook_secret: Mapped[str | None] = mapped_column(String(80))
+    webhook_base_url: Mapped[str | None] = mapped_column(String(255))
 
     outputs: Mapped[list[Output]] = relationship(
         back_populates="job",

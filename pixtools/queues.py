@@ -26,6 +26,8 @@ class Queues:
     ml: Huey
     # The run_steps task as registered on each instance, by queue name.
     run_steps: dict[str, Any] = field(default_factory=dict)
+    # The deliver_webhook task, registered on the standard instance.
+    deliver_webhook: Any = None
 
     def by_name(self, name: str) -> Huey:
         if name not in QUEUE_NAMES:
@@ -60,13 +62,22 @@ def _in_app_context(app: Flask, func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def init_app(app: Flask) -> None:
+    from huey import crontab
+
     from .tasks import pipeline
+    from .webhooks import delivery
 
     queues = build(app.extensions["pixtools.settings"])
     for name in QUEUE_NAMES:
         huey = queues.by_name(name)
         task = huey.task(name="run_steps")(_in_app_context(app, pipeline.run_steps))
         queues.run_steps[name] = task
+    queues.deliver_webhook = queues.standard.task(name="deliver_webhook")(
+        _in_app_context(app, delivery.run)
+    )
+    queues.standard.periodic_task(crontab(minute="*"), name="sweep_webhooks")(
+        _in_app_context(app, delivery.sweep)
+    )
     app.extensions["pixtools.queues"] = queues
 
 

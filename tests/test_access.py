@@ -96,6 +96,8 @@ def test_keys_are_required_in_server_mode_by_default(server_env, server_app):
     assert "requires an API key" in refused.get_json()["message"]
     assert client.get("/api/v1/operations").status_code == 401
     assert client.get("/api/health").status_code == 200  # probes need no key
+    # Webhook senders reach the sandbox receiver by its unguessable id alone.
+    assert client.post("/api/v1/hooks/sandbox/nope", data=b"{}").status_code == 404
     with app.app_context():
         secret = apikeys.create("ci").secret
     accepted = post(client, bearer(secret))

@@ -1,7 +1,7 @@
 """api keys
 
 Revision ID: 0005_api_keys
-Revises: 0001
+Revises: 0003_webhooks
 Create Date: 2026-11-29 10:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0005_api_keys'
-down_revision = '0001'
+down_revision = '0003_webhooks'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,22 @@
+"""gunicorn settings, read by ``gunicorn wsgi:app`` from the working directory.
+
+Command-line flags override them (``gunicorn --bind 127.0.0.1:9000 wsgi:app``). The number
+of processes comes from ``WEB_CONCURRENCY``, the variable gunicorn and most platforms use.
+"""
+
+import os
+
+bind = ["0.0.0.0:8000"]
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Threads keep a slow upload from holding a whole process; image work runs in the consumers.
+worker_class = "gthread"
+threads = 4
+# Uploads of up to 50 MB on slow links need more than gunicorn's 30 s default.
+timeout = 120
+# On SIGTERM, requests in flight get this long to finish (below Kubernetes' 30 s grace).
+graceful_timeout = 25
+keepalive = 5
+# Heartbeat files in memory: a container's overlay filesystem can stall them.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+accesslog = "-"
+errorlog = "-"

@@ -1,0 +1,34 @@
+output "api_url" {
+  description = "Where PixTools answers (HTTPS when certificate_arn is set; point your DNS name at it)."
+  value       = var.certificate_arn == "" ? "http://${aws_lb.main.dns_name}" : "https://${aws_lb.main.dns_name}"
+}
+
+output "manifests_bucket" {
+  description = "Bucket whose k8s/pixtools.yaml every node applies (upload the rendered overlay there)."
+  value       = aws_s3_bucket.manifests.bucket
+}
+
+output "images_bucket" {
+  description = "Bucket holding uploads and results (PIXTOOLS_STORAGE_URL is s3://<this>/images)."
+  value       = aws_s3_bucket.images.bucket
+}
+
+output "db_endpoint" {
+  description = "PostgreSQL endpoint (host:port), reachable from the nodes only."
+  value       = aws_db_instance.main.endpoint
+}
+
+output "cluster_secret_arn" {
+  description = "Secrets Manager secret with the generated passwords and the K3s token."
+  value       = aws_secretsmanager_secret.cluster.arn
+}
+
+output "autoscaling_group" {
+  description = "Auto Scaling group of the K3s nodes (find a node for Session Manager here)."
+  value       = aws_autoscaling_group.nodes.name
+}
+
+output "spot_interruption_topic_arn" {
+  description = "SNS topic receiving EC2 spot interruption warnings."
+  value       = aws_sns_topic.spot_interruptions.arn
+}

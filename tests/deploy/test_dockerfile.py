@@ -1,0 +1,185 @@
+"""The Dockerfile's images: targets, non-root, stop signal, health check, torch only for ml."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tomllib
+
+import pytest
+import requests
+
+from tests.conftest import free_port, wait_for
+from tests.deploy.helpers import (
+    REPO,
+    app_routes,
+    check_cli,
+    dockerfile_stages,
+    final_instructions,
+    stage_lineage,
+)
+
+TARGETS = ("api", "worker-standard", "worker-ml")
+
+
+def instructions(stage: str, kind: str) -> list[str]:
+    return [value for instruction, value in final_instructions(stage) if instruction == kind]
+
+
+def exec_form(value: str) -> list[str]:
+    return [str(word) for word in json.loads(value)]
+
+
+def test_the_three_targets_exist_on_a_slim_base():
+    stages = dockerfile_stages()
+    assert set(TARGETS) <= set(stages)
+    base = stages["base"][0][1]
+    assert base.startswith("python:") and "-slim" in base, base
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_runs_as_the_unprivileged_user(target):
+    users = instructions(target, "USER")
+    assert users, f"{target} sets no USER: it would run as root"
+    assert users[-1] not in ("root", "0", "0:0")
+    created = " ".join(instructions(target, "RUN"))
+    assert "useradd --system --uid 10001" in created and users[-1] == "pixtools"
+
+
+@pytest.mark.parametrize("target", ["worker-standard", "worker-ml"])
+def test_consumers_stop_on_sigint(target):
+    # Huey finishes the running task on SIGINT; SIGTERM would interrupt it.
+    assert instructions(target, "STOPSIGNAL") == ["SIGINT"]
+
+
+def test_api_has_a_healthcheck_on_the_liveness_route():
+    (check,) = instructions("api", "HEALTHCHECK")
+    assert "--interval=" in check and "--timeout=" in check
+    path = re.search(r"http://127\.0\.0\.1:8000(/[\w/]+)", check)
+    assert path and path.group(1) in app_routes()
+    assert instructions("api", "EXPOSE") == ["8000"]
+
+
+@pytest.mark.parametrize("target", ["api", "worker-standard"])
+def test_no_torch_outside_the_ml_image(target):
+    for stage in stage_lineage(target):
+        for instruction, value in dockerfile_stages()[stage]:
+            if instruction in ("RUN", "ENV", "ARG"):
+                assert "torch" not in value.lower(), (stage, value)
+                assert "[ml]" not in value, (stage, value)
+
+
+def test_ml_image_installs_the_pinned_cpu_torch():
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    (pin,) = [d for d in pyproject["project"]["optional-dependencies"]["ml"] if "torch" in d]
+    runs = " ".join(value for stage in stage_lineage("worker-ml")
+                    for instruction, value in dockerfile_stages()[stage] if instruction == "RUN")
+    assert pin in runs  # the same version as pyproject's ml extra
+    args = " ".join(value for stage in stage_lineage("worker-ml")
+                    for instruction, value in dockerfile_stages()[stage] if instruction == "ARG")
+    assert "TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu" in args
+    assert '--index-url "${TORCH_INDEX_URL}"' in runs
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_final_layers_hold_no_build_tools_or_caches(target):
+    runs = " ".join(instructions(target, "RUN"))
+    assert "apt-get install" not in runs and "build-essential" not in runs
+    env = " ".join(instructions(target, "ENV"))
+    assert "PIP_NO_CACHE_DIR=1" in env and "PYTHONDONTWRITEBYTECODE=1" in env
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_default_commands_are_valid(target):
+    (cmd,) = instructions(target, "CMD")[-1:]
+    words = exec_form(cmd)
+    if words[0] == "gunicorn":
+        assert words == ["gunicorn", "wsgi:app"]
+    else:
+        assert check_cli(words) is None
+    if target == "worker-standard":
+        # Scaled consumers must not run periodic tasks; the scheduler is started without it.
+        assert "--no-periodic" in words
+
+
+def test_copied_files_exist_and_reach_the_build_context():
+    patterns = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+
+    def included(path: str) -> bool:
+        keep = True
+        for pattern in patterns:
+            negate = pattern.startswith("!")
+            bare = pattern.lstrip("!").rstrip("/")
+            if bare == "**" or fnmatch.fnmatch(path, bare) or path.startswith(bare + "/"):
+                keep = negate
+        return keep
+
+    for stage, items in dockerfile_stages().items():
+        for instruction, value in items:
+            if instruction != "COPY" or "--from=" in value:
+                continue
+            sources = [w for w in value.split() if not w.startswith("--")][:-1]
+            for source in sources:
+                assert (REPO / source).exists(), (stage, source)
+                assert included(source), f"{source} is excluded by .dockerignore"
+
+
+def test_ml_entrypoint_fetches_missing_weights_then_execs():
+    script = (REPO / "ops" / "docker" / "worker-ml-entrypoint.sh").read_text()
+    assert 'if [ ! -s "$weights" ]' in script
+    fetch = re.search(r"^\s*(flask --app wsgi .+)$", script, re.M)
+    assert fetch is not None
+    assert check_cli(fetch.group(1).split()) in (None, "pending")
+    assert script.rstrip().endswith('exec "$@"')  # the consumer gets SIGINT itself
+    assert instructions("worker-ml", "ENTRYPOINT") == ['["worker-ml-entrypoint"]']
+
+
+def test_gunicorn_settings_serve_the_app_and_stop_gracefully(tmp_path):
+    """gunicorn.conf.py as the api image uses it: health answers, SIGTERM stops cleanly."""
+    port = free_port()
+    env = {**os.environ, "PIXTOOLS_MODE": "desktop", "PIXTOOLS_DATA_DIR": str(tmp_path),
+           "PIXTOOLS_SECRET_KEY": "gunicorn-test", "WEB_CONCURRENCY": "1",
+           "PYTHONPATH": str(REPO)}
+    log = (tmp_path / "gunicorn.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        def healthy() -> bool:
+            try:
+                return requests.get(f"http://127.0.0.1:{port}/api/health", timeout=10).ok
+            except (requests.ConnectionError, requests.Timeout):
+                # The socket is bound before the worker process has imported the app.
+                assert proc.poll() is None, (tmp_path / "gunicorn.log").read_text()
+                return False
+
+        wait_for(healthy, timeout=60)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=40) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+    output = (tmp_path / "gunicorn.log").read_text()
+    assert "Using worker: gthread" in output  # gunicorn.conf.py was read from the cwd
+    assert '"GET /api/health' in output  # access log on stdout
+
+
+def test_gunicorn_workers_come_from_web_concurrency():
+    out = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--print-config", "wsgi:app"],
+        cwd=REPO, env={**os.environ, "WEB_CONCURRENCY": "5"},
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout
+    settings = dict(re.findall(r"^(\w+)\s+= (.*)$", out, re.M))
+    assert settings["workers"] == "5"
+    assert settings["bind"] == "['0.0.0.0:8000']"
+    assert int(settings["graceful_timeout"]) < 30  # inside Kubernetes' default grace period
