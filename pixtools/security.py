@@ -92,6 +92,8 @@ def init_app(app: Flask) -> None:
         SESSION_COOKIE_NAME="pixtools_session",
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
+        # The session holds the CSRF secret: over HTTPS it must never travel in clear.
+        SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
     )
     csrf.init_app(app)
     app.before_request(_check_csrf)

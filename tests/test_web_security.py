@@ -152,7 +152,18 @@ def test_only_page_loads_hand_out_an_owner_cookie(client):
 def test_page_carries_the_token_for_scripts(app, client):
     token = csrf_token(client)
     assert len(token) > 20
-    assert client.get_cookie("pixtools_session").http_only
+    session = client.get_cookie("pixtools_session")
+    assert session.http_only and session.same_site == "Lax" and not session.secure
+
+
+def test_session_cookie_is_secure_behind_https(desktop_config):
+    from pixtools import create_app, db
+
+    app = create_app({**desktop_config, "public_url": "https://images.example.com/"})
+    db.upgrade(app)
+    client = app.test_client()
+    csrf_token(client)
+    assert client.get_cookie("pixtools_session", domain="localhost").secure
 
 
 def test_proxy_hops_setting_trusts_forwarded_client_addresses(desktop_config):
