@@ -34,13 +34,30 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Room for the multipart envelope and the recipe around the largest accepted file.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 256 * 1024
 
-    from . import api, db, downloads, errors, health, identity, queues, storage, web, webhooks
+    from . import (
+        api,
+        commands_apikey,
+        db,
+        downloads,
+        errors,
+        health,
+        identity,
+        limits,
+        queues,
+        security,
+        storage,
+        web,
+        webhooks,
+    )
 
     db.init_app(app)
     storage.init_app(app)
     queues.init_app(app)
     identity.init_app(app)
+    security.init_app(app)  # after identity: CSRF applies to cookie-identified requests
+    limits.init_app(app)  # after identity: rate limits count per API key where there is one
     errors.init_app(app)
+    commands_apikey.init_app(app)
     app.register_blueprint(web.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)

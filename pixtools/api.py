@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from . import bundles, jobs, operations, presenters, uploads
+from . import bundles, jobs, limits, operations, presenters, uploads
 from . import recipe as recipes
 from .errors import BadRequest
 from .identity import current_owner
@@ -29,15 +29,22 @@ def read_upload() -> uploads.Upload:
 @bp.post("/jobs")
 def create_job() -> ResponseReturnValue:
     settings = current_app.extensions["pixtools.settings"]
+    if request.mimetype != "multipart/form-data":
+        raise BadRequest(
+            "Send the image and the recipe as multipart/form-data, in fields named 'file' "
+            f"and 'recipe' (this request was {request.mimetype or 'sent without a type'})."
+        )
     recipe = recipes.parse(
         request.form.get("recipe"),
         max_outputs=settings.max_outputs,
         max_steps=settings.max_steps,
     )
+    limits.check_recipe(recipe)
     webhook = webhook_targets.from_form(
         request.form, owner=current_owner(), base_url=request.host_url
     )
     upload = read_upload()
+    limits.check_capacity(limits.recipe_queues(recipe))
     job = jobs.submit(
         owner=current_owner(),
         data=upload.data,

@@ -45,6 +45,17 @@ class Settings(BaseSettings):
     max_outputs: int = Field(8, ge=1, le=64)
     max_steps: int = Field(12, ge=1, le=64)
     max_frames: int = Field(300, ge=1, le=10_000)
+    # Limits and backpressure: what one result may be, how fast one client may submit, and
+    # how much queued work the service takes on before asking clients to come back later.
+    max_output_side: int = Field(16_384, ge=1, le=100_000)
+    max_output_pixels: int = Field(100_000_000, ge=1)
+    submit_rate_limit: str = "120/minute"
+    max_queued_standard: int = Field(2000, ge=1)
+    max_queued_ml: int = Field(200, ge=1)
+    busy_retry_after_seconds: int = Field(30, ge=1, le=3600)
+    # Access: None means "required in server mode, off in desktop mode".
+    api_keys_required: bool | None = None
+    proxy_hops: int = Field(0, ge=0, le=5)
     avif_speed: int = Field(8, ge=0, le=10)
     max_files_per_upload: int = Field(20, ge=1, le=500)
     # Moves the clock the app uses to judge expiry; tests set it instead of waiting a day.
@@ -74,6 +85,20 @@ class Settings(BaseSettings):
     def _storage_scheme(cls, value: str) -> str:
         if value and not value.startswith(("file://", "s3://")):
             raise ValueError("must start with file:// or s3://")
+        return value
+
+    @field_validator("submit_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            if not parse_many(value):
+                raise ValueError(value)
+        except ValueError:
+            raise ValueError(
+                "write a rate such as '120/minute' or '10/second;500/hour'"
+            ) from None
         return value
 
     @field_validator("queue_prefix")
@@ -128,6 +153,12 @@ class Settings(BaseSettings):
     @property
     def effective_storage_url(self) -> str:
         return self.storage_url or (self.data_dir / "files").as_uri()
+
+    @property
+    def effective_api_keys_required(self) -> bool:
+        if self.api_keys_required is None:
+            return self.mode == "server"
+        return self.api_keys_required
 
     @property
     def job_ttl_seconds(self) -> float:

@@ -205,6 +205,9 @@ def server_env(
         "PIXTOOLS_S3_ENDPOINT_URL": s3_server["endpoint_url"],
         "PIXTOOLS_SECRET_KEY": "server-test-secret",
         "PIXTOOLS_QUEUE_PREFIX": f"pt_{secrets.token_hex(4)}",
+        # Server mode requires API keys by default; most tests call the API anonymously,
+        # and the API key tests turn the requirement back on.
+        "PIXTOOLS_API_KEYS_REQUIRED": "false",
         **{k: v for k, v in s3_server.items() if k.startswith("AWS_")},
     }
 

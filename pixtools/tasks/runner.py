@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from PIL import Image
 
+from .. import limits
 from ..operations import REGISTRY
 
 log = logging.getLogger(__name__)
@@ -30,9 +31,11 @@ def run_operation(
     """Run one step on a still (one frame) or on every frame of an animation."""
     operation = REGISTRY[name]
     validated = operation.params.model_validate(params)
+    limits.check_step_before(name, validated, frames[0].size)
     started = time.perf_counter()
     result = operation.run(frames, validated, progress)
     elapsed = time.perf_counter() - started
+    limits.check_step_after(name, result[0].size)
     log.info(
         "step done", extra={"op": name, "queue": operation.queue, "seconds": round(elapsed, 4)}
     )
