@@ -34,7 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Room for the multipart envelope and the recipe around the largest accepted file.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 256 * 1024
 
-    from . import api, db, downloads, errors, health, identity, queues, storage, web
+    from . import api, commands_jobs, db, downloads, errors, health, identity, queues, storage, web
 
     db.init_app(app)
     storage.init_app(app)
@@ -45,4 +45,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(downloads.bp)
+    commands_jobs.init_app(app)
     return app

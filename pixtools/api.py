@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from . import imaging, jobs, operations, presenters
+from . import idempotency, imaging, jobs, operations, presenters
 from . import recipe as recipes
 from .errors import BadRequest, PayloadTooLarge
 from .identity import current_owner
@@ -36,6 +36,7 @@ def read_upload() -> tuple[bytes, str]:
 @bp.post("/jobs")
 def create_job() -> ResponseReturnValue:
     settings = current_app.extensions["pixtools.settings"]
+    key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
     recipe = recipes.parse(
         request.form.get("recipe"),
         max_outputs=settings.max_outputs,
@@ -44,11 +45,12 @@ def create_job() -> ResponseReturnValue:
     data, filename = read_upload()
     limits = imaging.Limits(max_pixels=settings.max_pixels, max_side=settings.max_side)
     info = imaging.inspect(data, limits)
-    job = jobs.submit(
-        owner=current_owner(), data=data, filename=filename, info=info, recipe=recipe
+    job, created = idempotency.submit(
+        key, owner=current_owner(), data=data, filename=filename, info=info, recipe=recipe
     )
     response = jsonify(presenters.job_json(job))
-    response.status_code = 202
+    # A repeated Idempotency-Key answers with the job it made: 200, not a second 202.
+    response.status_code = 202 if created else 200
     response.headers["Location"] = url_for("api.get_job", job_id=job.id)
     return response
 

@@ -64,6 +64,18 @@ class Forbidden(PixToolsError):
     status, code = 403, "forbidden"
 
 
+class Conflict(PixToolsError):
+    """The job is not in a state that allows the action (e.g. retrying a running job)."""
+
+    status, code = 409, "conflict"
+
+
+class IdempotencyKeyReused(PixToolsError):
+    """An Idempotency-Key came back with a different request than the one it was made for."""
+
+    status, code = 422, "idempotency_key_reused"
+
+
 class StepFailed(Exception):
     """A processing step failed; the message is what the job shows as its reason."""
 
