@@ -253,17 +253,20 @@ def _finish_job_if_done(job_id: str) -> bool:
             f"output {o.position + 1}: {o.error}" if len(outputs) > 1 else str(o.error)
             for o in failed
         )
-    done = _update(Job, [Job.id == job_id, Job.status.not_in(FINISHED)], **values)
+    # Synchronised into ``job``, so what runs next in this transaction sees the final state.
+    done = db.session.execute(
+        update(Job).where(Job.id == job_id, Job.status.not_in(FINISHED)).values(**values)
+    ).rowcount == 1  # type: ignore[attr-defined]
     db.session.commit()
-    return bool(done == 1)
+    return bool(done)
 
 
 finalise = _finish_job_if_done
 
 
-def _enqueue(steps: Iterable[Step]) -> None:
+def _enqueue(steps: Iterable[Step]) -> list[int]:
     """Hand committed steps to their queues; one that cannot be reached (Redis down) keeps
-    ``enqueued_at`` NULL, and the sweeper enqueues it later."""
+    ``enqueued_at`` NULL, and the sweeper enqueues it later. Returns the ids enqueued."""
     sent, unsent = [], []
     for step in steps:
         try:
@@ -278,6 +281,7 @@ def _enqueue(steps: Iterable[Step]) -> None:
         if ids:
             _update(Step, [Step.id.in_(ids)], enqueued_at=when)
     db.session.commit()
+    return sent
 
 
 def restart_point(step: Step) -> Step:
@@ -314,8 +318,7 @@ def requeue_lost(step: Step, *, grace: timedelta) -> Step | None:
         redo.started_at = redo.finished_at = redo.lease_expires_at = None
         redo.enqueued_at = now if redo is restart else None
     db.session.commit()
-    _enqueue([restart])
-    return restart
+    return restart if _enqueue([restart]) else None
 
 
 def give_up(step: Step) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app
-from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey import Huey, RedisHuey, SqliteHuey
 
 from .config import Settings
 
@@ -26,8 +26,6 @@ class Queues:
     ml: Huey
     # The run_steps task as registered on each instance, by queue name.
     run_steps: dict[str, Any] = field(default_factory=dict)
-    # The sweeper (see ``recovery``), a task on the standard instance.
-    sweep: Any = None
 
     def by_name(self, name: str) -> Huey:
         if name not in QUEUE_NAMES:
@@ -62,6 +60,8 @@ def _in_app_context(app: Flask, func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def init_app(app: Flask) -> None:
+    from huey import crontab
+
     from . import recovery
     from .tasks import pipeline
 
@@ -70,10 +70,11 @@ def init_app(app: Flask) -> None:
         huey = queues.by_name(name)
         task = huey.task(name="run_steps")(_in_app_context(app, pipeline.run_steps))
         queues.run_steps[name] = task
-    # Huey runs periodic tasks only in consumers started without --no-periodic; run one.
-    queues.sweep = queues.standard.task(name="sweep")(_in_app_context(app, recovery.sweep))
-    queues.standard.periodic_task(crontab(), name="periodic_sweep")(
-        _in_app_context(app, recovery.periodic_sweep)
+    # The sweeper (see ``recovery``). Huey runs periodic tasks only in consumers started
+    # without --no-periodic: run exactly one. Huey's grain is a minute; ``pixtools worker``
+    # sweeps every PIXTOOLS_SWEEP_INTERVAL_SECONDS in between (``recovery.SweepTicker``).
+    queues.standard.periodic_task(crontab(), name="sweep_jobs")(
+        _in_app_context(app, recovery.sweep)
     )
     app.extensions["pixtools.queues"] = queues
 

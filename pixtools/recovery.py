@@ -100,61 +100,76 @@ class SweepReport:
 def sweep() -> SweepReport:
     """Find every unfinished job's lost work and recover it (see the module docstring)."""
     settings = current_app.extensions["pixtools.settings"]
-    grace = timedelta(seconds=settings.lease_seconds)
-    report = SweepReport()
-    pending: dict[str, set[int] | None] = {}
-    job_ids = db.session.execute(
-        select(Job.id).where(Job.status.not_in(FINISHED)).order_by(Job.created_at)
+    sweeper = _Sweep(timedelta(seconds=settings.lease_seconds), settings.step_max_attempts)
+    unfinished = db.session.execute(
+        select(Job).where(Job.status.not_in(FINISHED)).order_by(Job.created_at)
     ).scalars().all()
-    for job_id in job_ids:
-        job = db.session.get(Job, job_id)
-        if job is None or job.status in FINISHED:
-            continue
-        if all(o.status in FINISHED for o in job.outputs):
-            if jobs.finalise(job.id):
-                report.finalised.append(job.id)
-            continue
-        for output in job.outputs:
-            if output.status not in FINISHED:
-                _recover(output, grace, settings.step_max_attempts, pending, report)
+    for job in unfinished:
+        try:
+            sweeper.job(job)
+        except Exception:
+            # One odd job (deleted meanwhile, say) must not stop the others' recovery.
+            db.session.rollback()
+            log.exception("sweeping job %s failed", job.id)
+    report = sweeper.report
     if report:
         log.warning("sweeper recovered work: requeued steps %s, failed steps %s, "
                     "finalised jobs %s", report.requeued, report.failed, report.finalised)
     return report
 
 
-def _recover(output: Output, grace: timedelta, max_attempts: int,
-             pending: dict[str, set[int] | None], report: SweepReport) -> None:
-    now = utcnow()
-    steps = output.steps
-    step = next((s for s in steps if s.status != SUCCEEDED), None)
-    if step is None or step.status not in (QUEUED, RUNNING):
-        return
-    if step.status == RUNNING:
-        if step.lease_expires_at is not None and step.lease_expires_at > now:
-            return  # held by a live worker
-        if step.attempts >= max_attempts:
-            if jobs.give_up(step):
-                report.failed.append(step.id)
+class _Sweep:
+    def __init__(self, grace: timedelta, max_attempts: int) -> None:
+        self.grace, self.max_attempts = grace, max_attempts
+        self.report = SweepReport()
+        self._pending: dict[str, set[int] | None] = {}  # queue contents, read once a sweep
+
+    def job(self, job: Job) -> None:
+        if job.status in FINISHED:
             return
-    elif step.enqueued_at is None:
-        index = steps.index(step)
-        ready: datetime | None = (
-            steps[index - 1].finished_at if index else output.job.created_at
-        )
-        if ready is not None and ready > now - grace:
-            return  # its submitter or previous step may be enqueueing it right now
-    else:
-        if step.enqueued_at > now - grace:
+        if all(o.status in FINISHED for o in job.outputs):
+            if jobs.finalise(job.id):
+                self.report.finalised.append(job.id)
             return
-        if step.queue not in pending:
-            pending[step.queue] = _pending_step_ids(step.queue)
-        waiting = pending[step.queue]
-        if waiting is None or step.id in waiting:
-            return  # still waiting its turn (or the queue cannot be read now)
-    restart = jobs.requeue_lost(step, grace=grace)
-    if restart is not None:
-        report.requeued.append(restart.id)
+        for output in job.outputs:
+            if output.status not in FINISHED:
+                self.output(output)
+
+    def output(self, output: Output) -> None:
+        now = utcnow()
+        steps = output.steps
+        step = next((s for s in steps if s.status != SUCCEEDED), None)
+        if step is None or step.status not in (QUEUED, RUNNING):
+            return
+        if step.status == RUNNING:
+            if step.lease_expires_at is not None and step.lease_expires_at > now:
+                return  # held by a live worker
+            if step.attempts >= self.max_attempts:
+                if jobs.give_up(step):
+                    self.report.failed.append(step.id)
+                return
+        elif step.enqueued_at is None:
+            index = steps.index(step)
+            ready: datetime | None = (
+                steps[index - 1].finished_at if index else output.job.created_at
+            )
+            if ready is not None and ready > now - self.grace:
+                return  # its submitter or previous step may be enqueueing it right now
+        elif step.enqueued_at > now - self.grace:
+            return
+        waiting = self.waiting(step.queue)
+        if waiting is None:
+            return  # the queue cannot be reached: try again at the next sweep
+        if step.status == QUEUED and step.id in waiting:
+            return  # in its queue, waiting its turn
+        restart = jobs.requeue_lost(step, grace=self.grace)
+        if restart is not None:
+            self.report.requeued.append(restart.id)
+
+    def waiting(self, queue: str) -> set[int] | None:
+        if queue not in self._pending:
+            self._pending[queue] = _pending_step_ids(queue)
+        return self._pending[queue]
 
 
 def _pending_step_ids(queue: str) -> set[int] | None:
@@ -168,13 +183,31 @@ def _pending_step_ids(queue: str) -> set[int] | None:
     return {int(t.args[0]) for t in tasks if t.name == "run_steps" and t.args}
 
 
-def periodic_sweep() -> None:
-    """Huey runs this every minute; it sweeps and schedules the sweeps in between."""
-    every = current_app.extensions["pixtools.settings"].sweep_interval_seconds
-    task = queues.get_queues().sweep
-    for delay in range(every, 60, every):
-        task.schedule(delay=delay)
-    sweep()
+class SweepTicker:
+    """Sweeps every ``sweep_interval_seconds`` from a thread of the one consumer that runs
+    periodic tasks. Sweeping here, not through the queue, keeps recovery timely behind a
+    long queue and while the queue's Redis is down or came back without its data."""
+
+    def __init__(self, app: Flask) -> None:
+        self._app = app
+        self._interval = app.extensions["pixtools.settings"].sweep_interval_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                with self._app.app_context():
+                    sweep()
+            except Exception:
+                log.exception("sweep failed; trying again in %s s", self._interval)
 
 
 def dead_letters(*, include_retried: bool = False, limit: int = 50) -> list[DeadLetter]:

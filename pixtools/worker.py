@@ -6,6 +6,7 @@ import logging
 
 from . import create_app
 from .queues import get_queues
+from .recovery import SweepTicker
 
 log = logging.getLogger(__name__)
 
@@ -26,5 +27,7 @@ def run(queue: str, *, workers: int | None = None, periodic: bool = True) -> Non
         max_delay=1.0,
         backoff=1.5,
     )
+    if periodic and queue == "standard":
+        SweepTicker(app).start()
     log.info("consumer starting", extra={"queue": queue, "workers": workers})
     consumer.run()
