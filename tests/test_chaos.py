@@ -69,14 +69,16 @@ class Watch:
     def all_finished(self) -> bool:
         return all(s in ("succeeded", "failed") for s in self.statuses().values())
 
-    def running_since(self, since: float) -> bool:
-        """Is a step running that a worker started after ``since`` (a ``time.time()``)?"""
+    def running_since(self, since: float, min_progress: int = 0) -> bool:
+        """Is a step running that a worker started after ``since`` (a ``time.time()``) and
+        that reported at least ``min_progress`` percent?"""
         from pixtools.db import db
         from pixtools.models import Output, Step
 
         started = db.session.execute(
             select(func.max(Step.started_at)).join(Output)
-            .where(Output.job_id.in_(self.job_ids), Step.status == "running")
+            .where(Output.job_id.in_(self.job_ids), Step.status == "running",
+                   Step.progress >= min_progress)
         ).scalar_one()
         db.session.commit()
         self.statuses()
@@ -199,11 +201,13 @@ def test_kill_9_the_ml_consumer_mid_denoise(server_app, server_env, spawn, capsy
     ml = [spawn("worker", "ml", env=env)]
     recipe = json.dumps({"outputs": [{"steps": [{"op": "denoise"},
                                                 {"op": "convert", "format": "webp"}]}]})
-    watch = Watch([submit(server_app.test_client(), recipe, make_image((1600, 1200)))])
+    watch = Watch([submit(server_app.test_client(), recipe, make_image((2400, 1800)))])
 
     started = time.time()
     try:
-        wait_for(lambda: watch.running_since(started), timeout=180, interval=0.05)
+        # Killed mid-denoise: it has reported progress (after its first tiles) and runs on.
+        wait_for(lambda: watch.running_since(started, min_progress=1), timeout=240,
+                 interval=0.05)
     except AssertionError:
         raise AssertionError(explain([standard, *ml])()) from None
     ml[0].proc.send_signal(signal.SIGKILL)
@@ -222,7 +226,7 @@ def test_kill_9_the_ml_consumer_mid_denoise(server_app, server_env, spawn, capsy
     job = db.session.get(Job, watch.job_ids[0])
     denoise, convert = job.outputs[0].steps
     assert (denoise.attempts, convert.attempts) == (2, 1)
-    check_results(server_app, job.id, {0: ("result.webp", "WEBP", (1600, 1200))},
+    check_results(server_app, job.id, {0: ("result.webp", "WEBP", (2400, 1800))},
                   extra_keys=("outputs/0/after-step-0.png",))
 
 

@@ -131,7 +131,13 @@ def test_input_failures_are_not_dead_letters(app):
     assert "No failed steps waiting" in cli(app, "failed").output
 
 
-def test_retry_refuses_unknown_and_unfinished_jobs(app):
+def test_retry_refuses_unknown_unfinished_and_expired_jobs(app):
+    from sqlalchemy import update
+
+    from pixtools.db import db
+    from pixtools.models import Job, utcnow
+    from pixtools.storage import get_storage
+
     result = cli(app, "retry", "no-such-job")
     assert result.exit_code != 0
     assert "No job 'no-such-job'" in result.output
@@ -139,6 +145,13 @@ def test_retry_refuses_unknown_and_unfinished_jobs(app):
     result = cli(app, "retry", job_id)
     assert result.exit_code != 0
     assert f"Job {job_id} is queued: only failed jobs can be retried." in result.output
+    get_storage(app).put(f"jobs/{job_id}/source", b"garbage", "image/jpeg")
+    assert run_job(job_id).status == "failed"
+    db.session.execute(update(Job).where(Job.id == job_id).values(expires_at=utcnow()))
+    db.session.commit()
+    result = cli(app, "retry", job_id)
+    assert result.exit_code != 0
+    assert "has expired" in result.output
 
 
 def test_the_flask_command_line_has_the_jobs_commands(tmp_path):

@@ -136,6 +136,47 @@ def test_job_accepted_while_redis_is_down_runs_once_it_is_back(server_app, serve
         assert [s.attempts for s in steps_of(job_id)] == [1, 1]
 
 
+def test_hand_over_to_an_unreachable_queue_is_picked_up_by_the_sweeper(server_app, server_env,
+                                                                         private_redis):
+    from pixtools import create_app, jobs
+    from pixtools.db import db
+    from pixtools.models import Output
+    from pixtools.storage import get_storage
+
+    app = create_app({**settings_from_env(server_env), "redis_url": private_redis.url})
+    with app.app_context():
+        job_id = post(app.test_client()).get_json()["id"]  # Redis down: not enqueued
+        resize, convert = steps_of(job_id)
+        # Put resize on the other queue, as an ml step before a standard one would be: its
+        # image is handed over through storage.
+        set_step(resize.id, queue="ml")
+        run_step(resize.id)
+        resize, convert = steps_of(job_id)
+        assert resize.status == "succeeded" and convert.status == "queued"
+        assert convert.enqueued_at is None  # the hand-over could not reach Redis
+        handoff = f"jobs/{job_id}/outputs/0/after-step-0.png"
+        assert handoff in set(get_storage(app).keys(f"jobs/{job_id}/"))
+
+        assert not jobs.sweep()  # just handed over: its worker may still be enqueueing
+        set_step(resize.id, finished_at=ago(300))
+        assert not jobs.sweep()  # Redis still down
+        private_redis.start()
+        # It resumes at convert: the resized image is in storage, resize is not redone.
+        assert jobs.sweep().requeued == [convert.id]
+        assert pending_step_ids(app) == [convert.id]
+
+        # Its worker dies in turn: still from convert, never back across the hand-over.
+        assert jobs.claim_step(convert.id) is not None
+        set_step(convert.id, lease_expires_at=ago(1))
+        assert jobs.sweep().requeued == [convert.id]
+        run_step(convert.id)
+        job = job_of(job_id)
+        assert job.status == "succeeded", job.error
+        assert [(s.status, s.attempts) for s in steps_of(job_id)] == [("succeeded", 1),
+                                                                      ("succeeded", 2)]
+        assert db.session.execute(select(Output.width)).scalar_one() == 32
+
+
 # --- lapsed leases -------------------------------------------------------------------
 
 
