@@ -263,7 +263,7 @@ def test_sigint_lets_the_running_step_finish_before_the_consumer_exits(server_ap
     # Default lease (a minute): the job can only succeed in time if the step really finished
     # before the consumer exited, not through the sweeper.
     worker = spawn("worker", "standard", env=server_env)
-    slow = json.dumps({"outputs": [{"steps": [{"op": "convert", "format": "avif", "speed": 2}]}]})
+    slow = json.dumps({"outputs": [{"steps": [{"op": "convert", "format": "avif", "speed": 4}]}]})
     watch = Watch([submit(server_app.test_client(), slow)])
     started = time.time() - 1
     wait_for(lambda: watch.running_since(started), timeout=120, interval=0.05)
