@@ -71,8 +71,8 @@ def submit(key: str | None, *, owner: str, data: bytes, filename: str, info: Ima
         if existing is not None:
             if existing.request_hash != digest:
                 raise IdempotencyKeyReused(
-                    f"This {HEADER} was already used for a different request (another file "
-                    "or recipe): send a new key for a new job."
+                    f"This {HEADER} was already used for a different request (another file, "
+                    "file name or recipe): send a new key for a new job."
                 )
             return existing, False
         try:
