@@ -37,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from . import (
         api,
         commands_apikey,
+        commands_jobs,
         db,
         downloads,
         errors,
@@ -63,4 +64,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(downloads.bp)
     webhooks.init_app(app)
+    commands_jobs.init_app(app)
     return app

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from . import bundles, jobs, limits, operations, presenters, uploads
+from . import bundles, idempotency, jobs, limits, operations, presenters, uploads
 from . import recipe as recipes
 from .errors import BadRequest
 from .identity import current_owner
@@ -34,6 +34,7 @@ def create_job() -> ResponseReturnValue:
             "Send the image and the recipe as multipart/form-data, in fields named 'file' "
             f"and 'recipe' (this request was {request.mimetype or 'sent without a type'})."
         )
+    key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
     recipe = recipes.parse(
         request.form.get("recipe"),
         max_outputs=settings.max_outputs,
@@ -45,7 +46,8 @@ def create_job() -> ResponseReturnValue:
     )
     upload = read_upload()
     limits.check_capacity(limits.recipe_queues(recipe))
-    job = jobs.submit(
+    job, created = idempotency.submit(
+        key,
         owner=current_owner(),
         data=upload.data,
         filename=upload.filename,
@@ -55,10 +57,12 @@ def create_job() -> ResponseReturnValue:
     )
     body = presenters.job_json(job)
     if webhook is not None:
-        # The only time the secret is shown: the receiver needs it to check signatures.
-        body["webhook"] = webhook.public_json()
+        # Shown only to the submitter (and again on an idempotent replay, whose first answer
+        # may be the one that was lost): the receiver needs it to check signatures.
+        body["webhook"] = webhook.public_json(secret=job.webhook_secret)
     response = jsonify(body)
-    response.status_code = 202
+    # A repeated Idempotency-Key answers with the job it made: 200, not a second 202.
+    response.status_code = 202 if created else 200
     response.headers["Location"] = url_for("api.get_job", job_id=job.id)
     return response
 

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     clock_offset_seconds: float = Field(0.0, allow_inf_nan=False)
 
     standard_workers: int = Field(2, ge=1, le=64)
+    # Recovery: a running step holds a lease its worker renews; once it lapses the sweeper
+    # puts the step back in line, up to step_max_attempts starts in all.
+    lease_seconds: float = Field(60.0, ge=1, le=3600)
+    sweep_interval_seconds: int = Field(30, ge=1, le=60)
+    step_max_attempts: int = Field(3, ge=1, le=20)
     dncnn_weights: Path = Path("models/dncnn_color_blind.pth")
     dncnn_precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     dncnn_threads: int = Field(0, ge=0, le=256)

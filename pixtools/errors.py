@@ -109,6 +109,12 @@ class ServiceUnavailable(_RetryLater):
     status, code = 503, "service_unavailable"
 
 
+class IdempotencyKeyReused(PixToolsError):
+    """An Idempotency-Key came back with a different request than the one it was made for."""
+
+    status, code = 422, "idempotency_key_reused"
+
+
 class StepFailed(Exception):
     """A processing step failed; the message is what the job shows as its reason."""
 
