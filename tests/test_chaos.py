@@ -14,11 +14,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from tests.conftest import IN_CI, SHARED, Process, make_image, settings_from_env, wait_for
+from tests.conftest import Process, make_image, settings_from_env, wait_for
 
 # Short leases and sweeps; more attempts than kills, so a step hit by every kill still
 # recovers instead of failing with "retried N times".
@@ -187,21 +186,16 @@ def test_kill_9_the_standard_consumer_during_a_batch(server_app, server_env, spa
         check_results(server_app, job_id, BATCH_RESULTS)
 
 
-def test_kill_9_the_ml_consumer_mid_denoise(server_app, server_env, spawn, capsys):
-    from pixtools.operations import REGISTRY
-
-    if "denoise" not in REGISTRY:
-        message = "the denoise operation is not registered yet: this test needs it"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    env = {**server_env, **CHAOS,
-           "PIXTOOLS_DNCNN_WEIGHTS": str(SHARED / "models" / "dncnn_color_blind.pth")}
+def test_kill_9_the_ml_consumer_mid_denoise(server_app, server_env, spawn, capsys,
+                                            weights_path):
+    # Small tiles: progress is reported early and often, so the kill lands mid-step.
+    env = {**server_env, **CHAOS, "PIXTOOLS_DNCNN_WEIGHTS": str(weights_path),
+           "PIXTOOLS_DNCNN_TILE": "128"}
     standard = spawn("worker", "standard", env=env)
     ml = [spawn("worker", "ml", env=env)]
     recipe = json.dumps({"outputs": [{"steps": [{"op": "denoise"},
                                                 {"op": "convert", "format": "webp"}]}]})
-    watch = Watch([submit(server_app.test_client(), recipe, make_image((2400, 1800)))])
+    watch = Watch([submit(server_app.test_client(), recipe, make_image((1200, 900)))])
 
     started = time.time()
     try:
@@ -226,7 +220,7 @@ def test_kill_9_the_ml_consumer_mid_denoise(server_app, server_env, spawn, capsy
     job = db.session.get(Job, watch.job_ids[0])
     denoise, convert = job.outputs[0].steps
     assert (denoise.attempts, convert.attempts) == (2, 1)
-    check_results(server_app, job.id, {0: ("result.webp", "WEBP", (2400, 1800))},
+    check_results(server_app, job.id, {0: ("result.webp", "WEBP", (1200, 900))},
                   extra_keys=("outputs/0/after-step-0.png",))
 
 
