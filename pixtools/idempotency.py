@@ -49,7 +49,8 @@ def request_hash(data: bytes, filename: str, recipe: Recipe, webhook_url: str | 
         {
             "file": hashlib.sha256(data).hexdigest(),
             "filename": filename,
-            "recipe": dataclasses.asdict(recipe),
+            "outputs": [[dataclasses.asdict(step) for step in steps] for steps in recipe.outputs],
+            "options": recipe.options.model_dump(mode="json"),
             "webhook_url": webhook_url,
         },
         sort_keys=True,

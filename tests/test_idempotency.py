@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
+from tests.browser import browser
 from tests.conftest import make_image, settings_from_env
 
 RECIPE = json.dumps({"outputs": [{"steps": [{"op": "convert", "format": "webp"}]}]})
@@ -17,8 +18,9 @@ IMAGE = make_image((40, 30))
 
 
 def post(client: Any, key: str | None, *, recipe: str = RECIPE, data: bytes = IMAGE,
-         name: str = "photo.jpg") -> Any:
+         name: str = "photo.jpg", csrf: dict[str, str] | None = None) -> Any:
     headers = {"Idempotency-Key": key} if key is not None else {}
+    headers.update(csrf or {})
     return client.post(
         "/api/v1/jobs",
         data={"file": (io.BytesIO(data), name), "recipe": recipe},
@@ -71,15 +73,14 @@ def test_same_key_with_a_different_request_is_refused(client, change):
 
 
 def test_keys_are_scoped_to_their_owner(app):
-    alice, bob = app.test_client(), app.test_client()
-    alice.get("/")  # each browser gets its own owner cookie
-    bob.get("/")
-    a, b = post(alice, "same-key"), post(bob, "same-key")
+    # Each browser gets its own owner cookie (and sends its page's CSRF token).
+    (alice, alice_csrf), (bob, bob_csrf) = browser(app), browser(app)
+    a, b = post(alice, "same-key", csrf=alice_csrf), post(bob, "same-key", csrf=bob_csrf)
     assert (a.status_code, b.status_code) == (202, 202)
     assert a.get_json()["id"] != b.get_json()["id"]
     # Bob's different request with that key is his business, not a conflict with Alice's.
-    assert post(bob, "same-key", name="x.jpg").status_code == 422
-    assert post(alice, "same-key").get_json()["id"] == a.get_json()["id"]
+    assert post(bob, "same-key", name="x.jpg", csrf=bob_csrf).status_code == 422
+    assert post(alice, "same-key", csrf=alice_csrf).get_json()["id"] == a.get_json()["id"]
 
 
 def test_keys_expire_with_their_job(client):

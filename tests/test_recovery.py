@@ -218,7 +218,8 @@ def test_sweeper_is_a_periodic_task_of_the_standard_queue(app):
     from pixtools.queues import get_queues
 
     queues = get_queues(app)
-    assert [t.name for t in queues.standard.read_periodic(None)] == ["sweep_jobs"]
+    names = sorted(t.name for t in queues.standard.read_periodic(None))
+    assert names == ["sweep_jobs", "sweep_webhooks"]
     assert queues.ml.read_periodic(None) == []
 
 
