@@ -42,9 +42,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         errors,
         health,
         identity,
+        limits,
         logs,
         metrics,
         queues,
+        security,
         storage,
         web,
         webhooks,
@@ -57,6 +59,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     metrics.init_app(app)
     commands.init_app(app)
     identity.init_app(app)
+    security.init_app(app)  # after identity: CSRF applies to cookie-identified requests
+    limits.init_app(app)  # after identity: rate limits count per API key where there is one
     errors.init_app(app)
     app.register_blueprint(web.bp)
     app.register_blueprint(api.bp)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from . import bundles, jobs, operations, presenters, uploads
+from . import bundles, idempotency, jobs, limits, operations, presenters, uploads
 from . import recipe as recipes
 from .errors import BadRequest
 from .identity import current_owner
@@ -29,16 +29,25 @@ def read_upload() -> uploads.Upload:
 @bp.post("/jobs")
 def create_job() -> ResponseReturnValue:
     settings = current_app.extensions["pixtools.settings"]
+    if request.mimetype != "multipart/form-data":
+        raise BadRequest(
+            "Send the image and the recipe as multipart/form-data, in fields named 'file' "
+            f"and 'recipe' (this request was {request.mimetype or 'sent without a type'})."
+        )
+    key = idempotency.parse_key(request.headers.get(idempotency.HEADER))
     recipe = recipes.parse(
         request.form.get("recipe"),
         max_outputs=settings.max_outputs,
         max_steps=settings.max_steps,
     )
+    limits.check_recipe(recipe)
     webhook = webhook_targets.from_form(
         request.form, owner=current_owner(), base_url=request.host_url
     )
     upload = read_upload()
-    job = jobs.submit(
+    limits.check_capacity(limits.recipe_queues(recipe))
+    job, created = idempotency.submit(
+        key,
         owner=current_owner(),
         data=upload.data,
         filename=upload.filename,
@@ -48,10 +57,12 @@ def create_job() -> ResponseReturnValue:
     )
     body = presenters.job_json(job)
     if webhook is not None:
-        # The only time the secret is shown: the receiver needs it to check signatures.
-        body["webhook"] = webhook.public_json()
+        # Shown only to the submitter (and again on an idempotent replay, whose first answer
+        # may be the one that was lost): the receiver needs it to check signatures.
+        body["webhook"] = webhook.public_json(secret=job.webhook_secret)
     response = jsonify(body)
-    response.status_code = 202
+    # A repeated Idempotency-Key answers with the job it made: 200, not a second 202.
+    response.status_code = 202 if created else 200
     response.headers["Location"] = url_for("api.get_job", job_id=job.id)
     return response
 

@@ -48,12 +48,28 @@ class Settings(BaseSettings):
     max_outputs: int = Field(8, ge=1, le=64)
     max_steps: int = Field(12, ge=1, le=64)
     max_frames: int = Field(300, ge=1, le=10_000)
+    # Limits and backpressure: what one result may be, how fast one client may submit, and
+    # how much queued work the service takes on before asking clients to come back later.
+    max_output_side: int = Field(16_384, ge=1, le=100_000)
+    max_output_pixels: int = Field(100_000_000, ge=1)
+    submit_rate_limit: str = "120/minute"
+    max_queued_standard: int = Field(2000, ge=1)
+    max_queued_ml: int = Field(200, ge=1)
+    busy_retry_after_seconds: int = Field(30, ge=1, le=3600)
+    # Access: None means "required in server mode, off in desktop mode".
+    api_keys_required: bool | None = None
+    proxy_hops: int = Field(0, ge=0, le=5)
     avif_speed: int = Field(8, ge=0, le=10)
     max_files_per_upload: int = Field(20, ge=1, le=500)
     # Moves the clock the app uses to judge expiry; tests set it instead of waiting a day.
     clock_offset_seconds: float = Field(0.0, allow_inf_nan=False)
 
     standard_workers: int = Field(2, ge=1, le=64)
+    # Recovery: a running step holds a lease its worker renews; once it lapses the sweeper
+    # puts the step back in line, up to step_max_attempts starts in all.
+    lease_seconds: float = Field(60.0, ge=1, le=3600)
+    sweep_interval_seconds: int = Field(30, ge=1, le=60)
+    step_max_attempts: int = Field(3, ge=1, le=20)
     dncnn_weights: Path = Path("models/dncnn_color_blind.pth")
     dncnn_precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     dncnn_threads: int = Field(0, ge=0, le=256)
@@ -100,6 +116,20 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown check {unknown[0]!r}: choose from {', '.join(READY_CHECKS)}")
         return ",".join(names)
+
+    @field_validator("submit_rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            if not parse_many(value):
+                raise ValueError(value)
+        except ValueError:
+            raise ValueError(
+                "write a rate such as '120/minute' or '10/second;500/hour'"
+            ) from None
+        return value
 
     @field_validator("queue_prefix")
     @classmethod
@@ -153,6 +183,12 @@ class Settings(BaseSettings):
     @property
     def effective_storage_url(self) -> str:
         return self.storage_url or (self.data_dir / "files").as_uri()
+
+    @property
+    def effective_api_keys_required(self) -> bool:
+        if self.api_keys_required is None:
+            return self.mode == "server"
+        return self.api_keys_required
 
     @property
     def job_ttl_seconds(self) -> float:

@@ -13,6 +13,7 @@ from werkzeug.serving import make_server
 
 from . import create_app, db
 from .queues import get_queues
+from .recovery import SweepTicker
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ def run(*, host: str, port: int, data_dir: Path | None, open_browser: bool) -> N
     ]
     for consumer in consumers:
         consumer.start()
+    sweeper = SweepTicker(app)
+    sweeper.start()
 
     server = make_server(host, port, app, threaded=True)
     url = f"http://{host}:{server.server_port}/"
@@ -59,6 +62,7 @@ def run(*, host: str, port: int, data_dir: Path | None, open_browser: bool) -> N
         server.serve_forever(poll_interval=0.2)
     finally:
         print("Stopping: finishing running steps (at most a few seconds)…", flush=True)
+        sweeper.stop()
         for consumer in consumers:
             consumer.shutdown_timeout = 5
             consumer.stop(graceful=True)

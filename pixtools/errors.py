@@ -18,6 +18,9 @@ class PixToolsError(Exception):
     status = 400
     code = "bad_request"
 
+    # Seconds after which trying again makes sense; sent as the Retry-After header.
+    retry_after: int | None = None
+
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -32,6 +35,12 @@ class PixToolsError(Exception):
 
 class BadRequest(PixToolsError):
     status, code = 400, "bad_request"
+
+
+class Unauthorized(PixToolsError):
+    """No credentials where the server requires them, or credentials it does not accept."""
+
+    status, code = 401, "unauthorized"
 
 
 class NotFound(PixToolsError):
@@ -76,6 +85,36 @@ class Forbidden(PixToolsError):
     status, code = 403, "forbidden"
 
 
+class CsrfFailed(Forbidden):
+    """A browser-cookie request that changes state came without a valid CSRF token."""
+
+    code = "csrf_failed"
+
+
+class _RetryLater(PixToolsError):
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
+
+
+class TooManyRequests(_RetryLater):
+    """This client submitted more than its rate allows; ``retry_after`` says when to resume."""
+
+    status, code = 429, "too_many_requests"
+
+
+class ServiceUnavailable(_RetryLater):
+    """The service cannot take the work now (queues too deep); try again after a while."""
+
+    status, code = 503, "service_unavailable"
+
+
+class IdempotencyKeyReused(PixToolsError):
+    """An Idempotency-Key came back with a different request than the one it was made for."""
+
+    status, code = 422, "idempotency_key_reused"
+
+
 class StepFailed(Exception):
     """A processing step failed; the message is what the job shows as its reason."""
 
@@ -90,7 +129,16 @@ def _render(error: PixToolsError) -> Response:
     else:
         response = Response(render_template("partials/error.html", error=error))
     response.status_code = error.status
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    if error.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="pixtools"'
     return response
+
+
+def render(error: PixToolsError) -> Response:
+    """The response for ``error``: JSON under ``/api`` and ``/files``, a partial elsewhere."""
+    return _render(error)
 
 
 def _http_error(exc: HTTPException) -> Response | HTTPException:
@@ -102,6 +150,15 @@ def _http_error(exc: HTTPException) -> Response | HTTPException:
         405: f"Method {request.method} is not allowed here.",
         413: f"The upload is larger than {limit:.0f} MB: send a smaller image.",
     }
+    body_size, body_limit = request.content_length, current_app.config["MAX_CONTENT_LENGTH"]
+    if status == 413 and body_size is not None and body_size <= body_limit:
+        # The body fits, so a form field (not the file) was over Werkzeug's field limit.
+        from .recipe import MAX_RECIPE_BYTES
+
+        messages[413] = (
+            f"A form field is too large: the recipe may be at most {MAX_RECIPE_BYTES // 1024} "
+            "KB, and the image belongs in the 'file' field."
+        )
     error = PixToolsError(messages.get(status, exc.description or exc.name))
     error.status, error.code = status, word
     return _render(error)

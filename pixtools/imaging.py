@@ -91,19 +91,22 @@ def output_format_for(source_format: str) -> str:
     return "jpeg" if source_format == "heif" else "png"
 
 
-def open_image(data: bytes) -> Image.Image:
+def open_image(data: bytes, limits: Limits | None = None) -> Image.Image:
     try:
         with warnings.catch_warnings():
             # Pillow only warns between its limit and twice it; a bomb is an error here.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(io.BytesIO(data))
+            # Only the accepted formats' parsers ever see the bytes (no EPS, PSD, …).
+            return Image.open(io.BytesIO(data), formats=sorted(INPUT_FORMATS))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise UnsupportedMediaType(
             f"The file is not an image PixTools can read: upload {ACCEPTED}."
         ) from None
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        limit = f" than the limit of {limits.max_pixels / 1e6:g} megapixels" if limits else ""
         raise ImageRejected(
-            "The image has far too many pixels (a decompression bomb?): it was not decoded."
+            f"The image has far more pixels{limit} (a decompression bomb?): it was not "
+            "decoded. Scale it down before uploading."
         ) from None
 
 
@@ -134,12 +137,44 @@ def inspect(data: bytes, limits: Limits) -> ImageInfo:
     """Identify an upload by its content and check its size, reading only the header."""
     if not data:
         raise UnsupportedMediaType("The file is empty: choose an image file.")
-    image = open_image(data)
+    image = open_image(data, limits)
     if image.format not in INPUT_FORMATS:
         raise UnsupportedMediaType(f"{image.format} images are not accepted: upload {ACCEPTED}.")
     width, height = image.size
     check_limits(width, height, limits)
+    try:
+        frames = count_frames(image, limits.max_frames)
+    except Exception:  # a parser walking hostile bytes may raise anything: it is unreadable
+        raise ImageRejected("The image's frames or pages are damaged and cannot be read.") from None
+    if frames > limits.max_frames:
+        what = "pages" if image.format == "TIFF" else "frames"
+        raise ImageRejected(
+            f"The image has more than {limits.max_frames} {what}; at most "
+            f"{limits.max_frames} are accepted. Send a shorter animation or fewer pages."
+        )
     return ImageInfo(format=image.format, width=width, height=height)
+
+
+def count_frames(image: Image.Image, cap: int) -> int:
+    """Frames (or pages) in ``image``, counted no further than ``cap + 1``.
+
+    Counting must stay cheap for hostile files: WebP, APNG and AVIF state their count in
+    the header; TIFF pages are found by walking a chain of directories and GIF frames by
+    skipping each one's data, so those two are walked only up to the cap, never decoded.
+    """
+    if image.format not in ("GIF", "TIFF"):
+        return int(getattr(image, "n_frames", 1))
+    count = 1
+    try:
+        while count <= cap:
+            if image.format == "GIF":
+                image._seek(count, False)  # type: ignore[attr-defined]  # skip, no decode
+            else:
+                image.seek(count)  # reads the next page's directory only
+            count += 1
+    except EOFError:
+        pass
+    return count
 
 
 def _draft(image: Image.Image, hint: SizeHint, orientation: int) -> None:

@@ -7,15 +7,17 @@ database is always the truth about a job.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from . import logs, metrics, queues
 from .db import db
-from .errors import NotFound
+from .errors import Conflict, NotFound
 from .imaging import ImageInfo
 from .models import (
     EXPIRED,
@@ -24,6 +26,7 @@ from .models import (
     QUEUED,
     RUNNING,
     SUCCEEDED,
+    DeadLetter,
     Job,
     Output,
     Step,
@@ -61,9 +64,14 @@ def submit(
     info: ImageInfo,
     recipe: Recipe,
     request_id: str | None = None,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
     webhook: WebhookRequest | None = None,
 ) -> Job:
-    """Store the upload, record the job, commit, then enqueue its first steps."""
+    """Store the upload, record the job, commit, then enqueue its first steps.
+
+    An unreachable queue loses nothing: the job is committed and the sweeper enqueues it.
+    """
     settings = current_app.extensions["pixtools.settings"]
     now = utcnow()
     job = Job(
@@ -76,6 +84,8 @@ def submit(
         source_height=info.height,
         source_bytes=len(data),
         request_id=request_id or logs.current_request_id(),
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
         options=recipe.options.model_dump(),
         created_at=now,
         expires_at=now + timedelta(seconds=settings.job_ttl_seconds),
@@ -91,14 +101,26 @@ def submit(
             for i, s in enumerate(steps)
         ]
         job.outputs.append(output)
-    get_storage(current_app).put(job.source_key, data, "application/octet-stream")
+    storage = get_storage(current_app)
+    storage.put(job.source_key, data, "application/octet-stream")
     db.session.add(job)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another request with the same idempotency key won the race: drop our copy.
+        db.session.rollback()
+        storage.delete_prefix(f"jobs/{job.id}/")
+        raise
     metrics.record_job_submitted(len(data))
     log.info("job submitted", extra={"job_id": job.id, "outputs": len(job.outputs)})
-    for output in job.outputs:
-        queues.enqueue_step(output.steps[0])
+    _enqueue([output.steps[0] for output in job.outputs])
     return job
+
+
+def release_idempotency_key(job: Job) -> None:
+    """Free the key of an expired job, so a new request may use it (keys expire with jobs)."""
+    job.idempotency_key = job.request_hash = None
+    db.session.commit()
 
 
 def get_for_owner(job_id: str, owner: str) -> Job:
@@ -124,13 +146,56 @@ def load_step(step_id: int) -> Step | None:
     return db.session.get(Step, step_id)
 
 
+def _lease_until(now: datetime) -> datetime:
+    return now + timedelta(seconds=current_app.extensions["pixtools.settings"].lease_seconds)
+
+
+def claim_step(step_id: int) -> Step | None:
+    """Take a queued step for this worker; None if it is not queued (a duplicate delivery)."""
+    now = utcnow()
+    claimed = _update(
+        Step, [Step.id == step_id, Step.status == QUEUED], status=RUNNING,
+        attempts=Step.attempts + 1, lease_expires_at=_lease_until(now), started_at=now,
+        finished_at=None, progress=0, error=None)
+    if claimed != 1:
+        db.session.commit()
+        return None
+    step = db.session.get(Step, step_id, populate_existing=True)
+    assert step is not None
+    _mark_running(step)
+    db.session.commit()
+    return step
+
+
 def start_step(step: Step) -> None:
+    """Start the next step of a task that already holds the previous one."""
     now = utcnow()
     step.status, step.progress, step.started_at, step.error = RUNNING, 0, now, None
+    step.attempts += 1
+    step.lease_expires_at = _lease_until(now)
+    _mark_running(step)
+    db.session.commit()
+
+
+def _mark_running(step: Step) -> None:
     step.output.status = RUNNING
     if step.output.job.status == QUEUED:
         step.output.job.status = RUNNING
+
+
+def renew_lease(step_id: int, attempt: int) -> bool:
+    """Extend the lease of a running step; False when this attempt no longer holds the step."""
+    renewed = _update(Step, [Step.id == step_id, Step.status == RUNNING,
+                             Step.attempts == attempt], lease_expires_at=_lease_until(utcnow()))
+    if renewed:
+        db.session.commit()
+        return True
+    row = db.session.execute(
+        select(Step.status, Step.attempts).where(Step.id == step_id)
+    ).one_or_none()
     db.session.commit()
+    # Finished by this very attempt a moment ago is fine; requeued, retried or deleted is not.
+    return row is not None and row.status == SUCCEEDED and row.attempts == attempt
 
 
 def report_progress(step_id: int, fraction: float) -> None:
@@ -141,11 +206,24 @@ def report_progress(step_id: int, fraction: float) -> None:
 
 def finish_step(step: Step) -> None:
     step.status, step.progress, step.finished_at = SUCCEEDED, 100, utcnow()
+    step.lease_expires_at = None
     db.session.commit()
+
+
+def hand_over(step: Step, next_step: Step) -> None:
+    """``step`` is done and its image stored for ``next_step``: queue that on its own queue."""
+    finish_step(step)
+    _enqueue([next_step])
 
 
 def finish_output(output: Output, *, key: str, fmt: str, size: tuple[int, int], nbytes: int,
                   details: dict[str, Any] | None = None) -> None:
+    now = utcnow()
+    # The last step stays running (leased) until its result is stored; it ends here.
+    for step in output.steps:
+        if step.status == RUNNING:
+            step.status, step.progress, step.finished_at = SUCCEEDED, 100, now
+            step.lease_expires_at = None
     output.status, output.result_key, output.format = SUCCEEDED, key, fmt
     output.width, output.height = size
     output.bytes = nbytes
@@ -155,22 +233,33 @@ def finish_output(output: Output, *, key: str, fmt: str, size: tuple[int, int], 
     _finish_job_if_done(output.job_id)
 
 
-def fail_step(step: Step, reason: str) -> None:
-    """Mark the step, its output and (once all outputs end) its job failed with ``reason``."""
+def fail_step(step: Step, reason: str, *, dead_letter: bool = False,
+              trace: str | None = None) -> None:
+    """Mark the step, its output and (once all outputs end) its job failed with ``reason``;
+    ``dead_letter`` records it for operators when the input was not at fault."""
     now = utcnow()
     step.status, step.error, step.finished_at = FAILED, reason, now
+    step.lease_expires_at = None
     output = step.output
     for later in output.steps:
         if later.position > step.position and later.status == QUEUED:
             later.status = FAILED
             later.error = "not run: an earlier step failed"
     output.status, output.error = FAILED, f"step {step.position + 1} ({step.op}): {reason}"
+    if dead_letter:
+        db.session.add(DeadLetter(
+            job_id=output.job_id, step_id=step.id, output_position=output.position,
+            step_position=step.position, op=step.op, queue=step.queue, error=reason,
+            attempts=step.attempts, traceback=trace,
+        ))
     db.session.commit()
     _finish_job_if_done(output.job_id)
 
 
-def _finish_job_if_done(job_id: str) -> None:
-    # Lock the job row so that two outputs finishing at once finalise it exactly once.
+def _finish_job_if_done(job_id: str) -> bool:
+    """Finish the job if all its outputs ended; True only for the one call that did it."""
+    # Lock the job row so that two outputs finishing at once finalise it exactly once; the
+    # conditional UPDATE keeps that true on SQLite, which has no row locks.
     db.session.expire_all()
     job = db.session.execute(
         select(Job).where(Job.id == job_id).with_for_update()
@@ -180,22 +269,148 @@ def _finish_job_if_done(job_id: str) -> None:
     ).scalars().all()
     if job.status in FINISHED or any(o.status not in FINISHED for o in outputs):
         db.session.commit()
-        return
+        return False
     failed = [o for o in outputs if o.status == FAILED]
-    job.status = FAILED if failed else SUCCEEDED
+    values: dict[str, Any] = {"status": FAILED if failed else SUCCEEDED, "finished_at": utcnow()}
     if failed:
-        job.error = "; ".join(
+        values["error"] = "; ".join(
             f"output {o.position + 1}: {o.error}" if len(outputs) > 1 else str(o.error)
             for o in failed
         )
-    job.finished_at = utcnow()
-    # Recorded in the same transaction, under the same lock: exactly one event per job.
-    delivery = webhook_delivery.create(job)
+    # Synchronised into ``job``, so what runs next in this transaction sees the final state.
+    done = db.session.execute(
+        update(Job).where(Job.id == job_id, Job.status.not_in(FINISHED)).values(**values)
+    ).rowcount == 1  # type: ignore[attr-defined]
+    # Recorded in the same transaction, by the one call that finalised: one event per job.
+    delivery = webhook_delivery.create(job) if done else None
     db.session.commit()
-    metrics.record_job_finished(job.status)
-    log.info("job finished", extra={"job_id": job.id, "status": job.status})
+    if done:
+        metrics.record_job_finished(job.status)
+        log.info("job finished", extra={"job_id": job.id, "status": job.status})
     if delivery is not None:
         webhook_delivery.enqueue_safely(delivery.id)
+    return bool(done)
+
+
+finalise = _finish_job_if_done
+
+
+def _enqueue(steps: Iterable[Step]) -> list[int]:
+    """Hand committed steps to their queues; one that cannot be reached (Redis down) keeps
+    ``enqueued_at`` NULL, and the sweeper enqueues it later. Returns the ids enqueued."""
+    sent, unsent = [], []
+    for step in steps:
+        try:
+            queues.enqueue_step(step)
+        except Exception:
+            log.warning("could not enqueue step %s on %s; the sweeper will retry",
+                        step.id, step.queue, exc_info=True)
+            unsent.append(step.id)
+        else:
+            sent.append(step.id)
+    for ids, when in ((sent, utcnow()), (unsent, None)):
+        if ids:
+            _update(Step, [Step.id.in_(ids)], enqueued_at=when)
+    db.session.commit()
+    return sent
+
+
+def restart_point(step: Step) -> Step:
+    """Where ``step``'s output resumes: the first of its run of steps on one queue (a run
+    keeps its image in memory; only hand-overs between queues are stored)."""
+    steps = step.output.steps
+    index = steps.index(step)
+    while index > 0 and steps[index - 1].queue == step.queue:
+        index -= 1
+    return steps[index]
+
+
+def requeue_lost(step: Step, *, grace: timedelta) -> Step | None:
+    """Put a lost step (lease lapsed, never enqueued, gone from its queue) back in line and
+    return the step enqueued. Compare-and-set on the step as the caller saw it: of two
+    sweepers one wins, and a step that revived meanwhile (renewed, claimed) is left alone."""
+    now = utcnow()
+    if step.status == RUNNING:
+        seen = _lapsed(step, now)
+    elif step.enqueued_at is None:
+        seen = [Step.status == QUEUED, Step.enqueued_at.is_(None)]
+    else:
+        seen = [Step.status == QUEUED, Step.enqueued_at < now - grace]
+    won = _update(Step, [Step.id == step.id, *seen], status=QUEUED, enqueued_at=now,
+                  lease_expires_at=None)
+    if won != 1:
+        db.session.rollback()
+        return None
+    db.session.refresh(step)
+    restart = restart_point(step)
+    steps = step.output.steps
+    for redo in steps[steps.index(restart):steps.index(step) + 1]:
+        redo.status, redo.progress, redo.error = QUEUED, 0, None
+        redo.started_at = redo.finished_at = redo.lease_expires_at = None
+        redo.enqueued_at = now if redo is restart else None
+    db.session.commit()
+    return restart if _enqueue([restart]) else None
+
+
+def give_up(step: Step) -> bool:
+    """Fail a step whose worker vanished on every allowed attempt; False if it revived."""
+    won = _update(Step, [Step.id == step.id, *_lapsed(step, utcnow())], lease_expires_at=None)
+    if won != 1:
+        db.session.rollback()
+        return False
+    db.session.refresh(step)
+    fail_step(step, f"retried {step.attempts - 1} times: the worker running this step stopped "
+                    "every time (killed, crashed or out of memory). Try a smaller image, or "
+                    "ask the operator to check the workers.", dead_letter=True)
+    return True
+
+
+def retry(job: Job) -> list[Step]:
+    """Run a failed job's failed outputs again (operator re-drive); the steps enqueued."""
+    if job.status != FAILED:
+        raise Conflict(f"Job {job.id} is {job.status}: only failed jobs can be retried.")
+    if job.expires_at <= utcnow():
+        raise Conflict(f"Job {job.id} has expired and its files may be gone: submit it again.")
+    restarts = []
+    for output in job.outputs:
+        if output.status != FAILED:
+            continue
+        stuck = next((s for s in output.steps if s.status != SUCCEEDED), output.steps[-1])
+        restart = restart_point(stuck)
+        for step in output.steps[output.steps.index(restart):]:
+            step.status, step.progress, step.error, step.attempts = QUEUED, 0, None, 0
+            step.started_at = step.finished_at = step.lease_expires_at = None
+            step.enqueued_at = None
+        output.status, output.error = QUEUED, None
+        restarts.append(restart)
+    job.status, job.error, job.finished_at = QUEUED, None, None
+    _update(DeadLetter, [DeadLetter.job_id == job.id, DeadLetter.retried_at.is_(None)],
+            retried_at=utcnow())
+    db.session.commit()
+    _enqueue(restarts)
+    return restarts
+
+
+def _lapsed(step: Step, now: datetime) -> list[Any]:
+    """Conditions: ``step`` is still the attempt the caller saw, and its lease has run out."""
+    return [Step.status == RUNNING, Step.attempts == step.attempts,
+            Step.lease_expires_at.is_(None) | (Step.lease_expires_at < now)]
+
+
+def _update(model: Any, where: list[Any], **values: Any) -> int:
+    """A conditional UPDATE (not committed); how many rows matched."""
+    result = db.session.execute(
+        update(model).where(*where).values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def sweep() -> Any:
+    """Recover lost work now; the periodic sweeper calls the same (see ``recovery``)."""
+    from . import recovery
+
+    return recovery.sweep()
 
 
 def expire(job: Job) -> None:

@@ -9,7 +9,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, TypeDecorator
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -74,6 +74,14 @@ class Job(db.Model):  # type: ignore[name-defined]
     webhook_url: Mapped[str | None] = mapped_column(Text)
     webhook_secret: Mapped[str | None] = mapped_column(String(80))
     webhook_base_url: Mapped[str | None] = mapped_column(String(255))
+    # Idempotency-Key of the request that made the job (unique per owner) and a hash of
+    # that request, so a retried POST finds this job and a different one is refused.
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (
+        Index("uq_jobs_owner_idempotency_key", "owner", "idempotency_key", unique=True),
+    )
 
     outputs: Mapped[list[Output]] = relationship(
         back_populates="job",
@@ -123,5 +131,29 @@ class Step(db.Model):  # type: ignore[name-defined]
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Recovery: how often the step was started, when it was last handed to a queue (NULL:
+    # not yet, or the queue was unreachable) and until when its running worker holds it.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     output: Mapped[Output] = relationship(back_populates="steps")
+
+
+class DeadLetter(db.Model):  # type: ignore[name-defined]
+    """A step that failed for a reason other than its input: kept to be listed and retried."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("steps.id", ondelete="CASCADE"), index=True)
+    output_position: Mapped[int] = mapped_column(Integer)
+    step_position: Mapped[int] = mapped_column(Integer)
+    op: Mapped[str] = mapped_column(String(32))
+    queue: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer)
+    traceback: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    retried_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from pathlib import PurePath
 from typing import Any
 from urllib.parse import urljoin
@@ -19,9 +21,13 @@ def _iso(value: Any) -> str | None:
 
 
 def safe_stem(job: Job, fallback: str = "image") -> str:
-    """The upload's name without extension, reduced to characters safe in any file name."""
-    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in PurePath(job.source_name).stem)
-    return stem[:80] or fallback
+    """The upload's name without extension, safe in any header and on any disk: ASCII
+    letters, digits, ``-`` and ``_`` only (accents are dropped, anything else becomes
+    ``_``), never a path."""
+    stem = PurePath(job.source_name.replace("\\", "/")).stem
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    safe = re.sub(r"[^A-Za-z0-9-]+", "_", ascii_stem).strip("_")
+    return safe[:80] or fallback
 
 
 def download_name(job: Job, output: Output) -> str:

@@ -64,7 +64,7 @@ def _in_app_context(app: Flask, func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def init_app(app: Flask) -> None:
-    from . import cleanup
+    from . import cleanup, recovery
     from .tasks import pipeline
     from .webhooks import delivery
 
@@ -79,6 +79,12 @@ def init_app(app: Flask) -> None:
     )
     queues.standard.periodic_task(crontab(minute="*"), name="sweep_webhooks")(
         _in_app_context(app, delivery.sweep)
+    )
+    # The sweeper (see ``recovery``). Huey runs periodic tasks only in consumers started
+    # without --no-periodic: run exactly one. Huey's grain is a minute; ``pixtools worker``
+    # sweeps every PIXTOOLS_SWEEP_INTERVAL_SECONDS in between (``recovery.SweepTicker``).
+    queues.standard.periodic_task(crontab(), name="sweep_jobs")(
+        _in_app_context(app, recovery.sweep)
     )
     # Periodic tasks run only in the consumer started without --no-periodic.
     every = crontab(minute=f"*/{settings.cleanup_interval_minutes}")

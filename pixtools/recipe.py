@@ -116,6 +116,13 @@ def parse(text: str | None, *, max_outputs: int, max_steps: int) -> Recipe:
             f"The recipe is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}.",
             field="recipe",
         ) from None
+    except (RecursionError, ValueError):
+        # Nesting too deep for the parser, or a number too long to convert: hostile input.
+        raise InvalidRecipe(
+            "The recipe is not a plain recipe: it nests too deeply or has an absurdly long "
+            "number.",
+            field="recipe",
+        ) from None
     if not isinstance(data, dict):
         raise InvalidRecipe('The recipe must be a JSON object with "outputs".', field="recipe")
     known = ["outputs", *RecipeOptions.model_fields]

@@ -14,6 +14,16 @@ from werkzeug.datastructures import FileStorage
 from . import imaging
 from .errors import PayloadTooLarge
 
+MAX_NAME_CHARS = 200
+
+
+def clean_filename(raw: str | None) -> str:
+    """The upload's name as kept and shown back: its last path part, printable characters
+    only (no CR, LF or NUL), at most ``MAX_NAME_CHARS`` long."""
+    name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(char for char in name if char.isprintable()).strip()
+    return name[:MAX_NAME_CHARS] or "image"
+
 
 @dataclass(frozen=True)
 class Upload:
@@ -31,6 +41,5 @@ def read(upload: FileStorage) -> Upload:
             f"The file is larger than {settings.max_upload_bytes / 1e6:.0f} MB: "
             "send a smaller image."
         )
-    limits = imaging.Limits(max_pixels=settings.max_pixels, max_side=settings.max_side)
-    info = imaging.inspect(data, limits)
-    return Upload(data=data, filename=upload.filename or "image", info=info)
+    info = imaging.inspect(data, imaging.Limits.from_settings(settings))
+    return Upload(data=data, filename=clean_filename(upload.filename), info=info)

@@ -24,7 +24,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from . import jobs, uploads, web_cards, web_forms
+from . import jobs, limits, uploads, web_cards, web_forms
 from .errors import PixToolsError
 from .identity import current_owner
 from .storage import get_storage
@@ -92,6 +92,12 @@ def create_jobs() -> ResponseReturnValue:
             f"{len(files)} files chosen; send at most {settings.max_files_per_upload} at once."
         )
     recipe = form.recipe(max_outputs=settings.max_outputs, max_steps=settings.max_steps)
+    if recipe is not None:
+        try:
+            limits.check_recipe(recipe)
+            limits.check_capacity(limits.recipe_queues(recipe))
+        except PixToolsError as exc:
+            form.errors["general"] = exc.message
     webhook = None
     try:
         webhook = webhook_targets.from_form(

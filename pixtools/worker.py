@@ -9,6 +9,7 @@ from flask import Flask
 
 from . import create_app, metrics
 from .queues import get_queues
+from .recovery import SweepTicker
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ def run(queue: str, *, workers: int | None = None, periodic: bool = True) -> Non
     )
     if queue == "ml":
         load_model(app)
+    if periodic and queue == "standard":
+        SweepTicker(app).start()
     log.info("consumer starting", extra={"queue": queue, "workers": workers})
     consumer.run()
 

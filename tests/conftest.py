@@ -215,6 +215,9 @@ def server_env(
         "PIXTOOLS_S3_ENDPOINT_URL": s3_server["endpoint_url"],
         "PIXTOOLS_SECRET_KEY": "server-test-secret",
         "PIXTOOLS_QUEUE_PREFIX": f"pt_{secrets.token_hex(4)}",
+        # Server mode requires API keys by default; most tests call the API anonymously,
+        # and the API key tests turn the requirement back on.
+        "PIXTOOLS_API_KEYS_REQUIRED": "false",
         **{k: v for k, v in s3_server.items() if k.startswith("AWS_")},
     }
 
@@ -318,3 +321,51 @@ def consumers(server_env: dict[str, str], server_app: Any,
               spawn: Callable[..., Process]) -> list[Process]:
     """Real ``pixtools worker`` processes for both queues, on the server-mode services."""
     return [spawn("worker", "standard", env=server_env), spawn("worker", "ml", env=server_env)]
+
+
+class PrivateRedis:
+    """A ``redis-server`` of the test's own on a free port, to stop and start at will."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        import redis
+
+        # No persistence: a restart comes back empty, the harshest case for the queues.
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
+        wait_for(lambda: _pings(client), timeout=15)
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _pings(client: Any) -> bool:
+    import redis
+
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """Not started yet: the test calls ``start()`` (and ``kill()``) when it needs to."""
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        service_missing("redis-server (the program)")
+    server = PrivateRedis(tmp_path)
+    yield server
+    server.kill()

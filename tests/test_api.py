@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tests.browser import browser
 from tests.conftest import make_image, noise_image
 
 RECIPE = json.dumps({"outputs": [{"steps": [{"op": "convert", "format": "webp"}]}]})
@@ -163,20 +164,17 @@ def test_unknown_job_and_unknown_path_are_json_404(client):
 
 
 def test_one_browser_cannot_see_another_browsers_job(app):
-    alice, bob = app.test_client(), app.test_client()
-    alice.get("/")  # receives an owner cookie
-    bob.get("/")
-    job_id = post(alice, make_image((8, 8))).get_json()["id"]
+    (alice, alice_token), (bob, bob_token) = browser(app), browser(app)
+    job_id = post(alice, make_image((8, 8)), headers=alice_token).get_json()["id"]
     assert alice.get(f"/api/v1/jobs/{job_id}").status_code == 200
     assert bob.get(f"/api/v1/jobs/{job_id}").status_code == 404
-    assert bob.delete(f"/api/v1/jobs/{job_id}").status_code == 404
+    assert bob.delete(f"/api/v1/jobs/{job_id}", headers=bob_token).status_code == 404
     assert app.test_client().get(f"/api/v1/jobs/{job_id}").status_code == 404
 
 
 def test_forged_owner_cookie_is_ignored(app):
-    alice = app.test_client()
-    alice.get("/")
-    job_id = post(alice, make_image((8, 8))).get_json()["id"]
+    alice, token = browser(app)
+    job_id = post(alice, make_image((8, 8)), headers=token).get_json()["id"]
     mallory = app.test_client()
     mallory.set_cookie("pixtools_owner", "forged-value")
     assert mallory.get(f"/api/v1/jobs/{job_id}").status_code == 404

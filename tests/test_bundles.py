@@ -9,6 +9,7 @@ import tracemalloc
 import zipfile
 
 from pixtools.queues import get_queues
+from tests.browser import browser
 from tests.conftest import make_image
 from tests.fixtures import generate
 
@@ -19,10 +20,11 @@ RECIPE = {"outputs": [
 ]}
 
 
-def post(client, data: bytes, recipe: dict, name: str = "holiday photo.jpg"):
+def post(client, data: bytes, recipe: dict, name: str = "holiday photo.jpg",
+         headers: dict[str, str] | None = None):
     return client.post("/api/v1/jobs", data={"file": (io.BytesIO(data), name),
                                              "recipe": json.dumps(recipe)},
-                       content_type="multipart/form-data")
+                       content_type="multipart/form-data", headers=headers)
 
 
 def test_bundle_holds_each_output_and_the_metadata_report(app):
@@ -60,10 +62,8 @@ def test_bundle_of_an_unfinished_job_is_a_clear_409(client):
 
 
 def test_bundle_of_someone_elses_job_is_404(app):
-    alice, bob = app.test_client(), app.test_client()
-    alice.get("/")
-    bob.get("/")
-    job_id = post(alice, make_image((16, 16)), RECIPE).get_json()["id"]
+    (alice, alice_csrf), (bob, _) = browser(app), browser(app)
+    job_id = post(alice, make_image((16, 16)), RECIPE, headers=alice_csrf).get_json()["id"]
     assert bob.get(f"/api/v1/jobs/{job_id}/bundle.zip").status_code == 404
 
 

@@ -18,7 +18,7 @@ STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, EXPIRED)
 
 @click.group("jobs", cls=AppGroup)
 def jobs() -> None:
-    """List and inspect jobs."""
+    """List, inspect and re-drive jobs."""
 
 
 def _when(value: datetime | None) -> str:

@@ -14,16 +14,19 @@ from __future__ import annotations
 
 import functools
 import logging
+import traceback
 from typing import Any
 
 from flask import current_app
 
-from .. import embedded, handoff, imaging, jobs, queues
+from .. import embedded, handoff, imaging, jobs
+from ..db import db
 from ..errors import PixToolsError, StepFailed
 from ..models import FINISHED, QUEUED, Output, Step
 from ..operations import REGISTRY
 from ..operations.convert import ConvertParams, encoder_options, finalise
 from ..recipe import RecipeOptions, options_of
+from ..recovery import LeaseKeeper, LeaseLost
 from ..storage import StorageError, get_storage
 from .runner import run_operation
 
@@ -35,21 +38,36 @@ def run_steps(step_id: int) -> None:
     if step is None or step.output.job.status in FINISHED or step.status in FINISHED:
         log.info("nothing to run", extra={"step_id": step_id})
         return
-    try:
-        _run_from(step)
-    except (PixToolsError, StepFailed, StorageError) as exc:
-        _fail_current(step.output, str(exc))
-    except Exception as exc:  # never let one image take the consumer down
-        log.exception("step crashed", extra={"step_id": step_id})
-        _fail_current(step.output, f"internal error ({type(exc).__name__}); try again or report it")
+    claimed = jobs.claim_step(step_id)
+    if claimed is None:
+        # A duplicate delivery (the sweeper re-enqueued a step that was only slow): the
+        # step is someone else's, or already done.
+        log.info("step already taken", extra={"step_id": step_id})
+        return
+    with LeaseKeeper(current_app._get_current_object(), claimed) as lease:  # type: ignore[attr-defined]
+        try:
+            _run_from(claimed, lease)
+        except LeaseLost:
+            log.warning("step taken over by another worker", extra={"step_id": step_id})
+            db.session.rollback()
+        except (PixToolsError, StepFailed) as exc:
+            _fail_current(claimed.output, str(exc), lease)
+        except StorageError as exc:
+            _fail_current(claimed.output, str(exc), lease, traceback.format_exc())
+        except Exception as exc:  # never let one image take the consumer down
+            log.exception("step crashed", extra={"step_id": step_id})
+            _fail_current(claimed.output, f"internal error ({type(exc).__name__}); try again "
+                          "or report it", lease, traceback.format_exc())
 
 
-def _fail_current(output: Output, reason: str) -> None:
-    from ..db import db
-
+def _fail_current(output: Output, reason: str, lease: LeaseKeeper,
+                  trace: str | None = None) -> None:
     db.session.rollback()
+    if lease.lost:
+        return  # the step is another worker's now: leave its state alone
     current = next((s for s in output.steps if s.status not in FINISHED), output.steps[-1])
-    jobs.fail_step(current, reason)
+    # Failures of the input are the user's to fix; anything else is kept as a dead letter.
+    jobs.fail_step(current, reason, dead_letter=trace is not None, trace=trace)
 
 
 def _target(output: Output) -> ConvertParams:
@@ -92,7 +110,7 @@ def _decode_source(first: Step, options: RecipeOptions, target: ConvertParams,
     return picture
 
 
-def _run_from(first: Step) -> None:
+def _run_from(first: Step, lease: LeaseKeeper) -> None:
     output = first.output
     job = output.job
     settings = current_app.extensions["pixtools.settings"]
@@ -106,22 +124,30 @@ def _run_from(first: Step) -> None:
         key = jobs.handoff_key(job.id, output.position, first.position - 1)
         picture = handoff.decode(storage.get(key), limits)
 
-    step: Step | None = first
-    while step is not None and step.queue == first.queue:
-        jobs.start_step(step)
+    # Each step stays running, its lease renewed, until the next one starts or its
+    # picture is stored: a worker dying at any point leaves a lease that lapses.
+    step = first
+    while True:
         picture.frames = run_operation(
             step.op, step.params, picture.frames, functools.partial(jobs.report_progress, step.id)
         )
+        following = _next_step(output, step)
+        if following is None or following.queue != first.queue:
+            break
+        lease.check()
         jobs.finish_step(step)
-        step = _next_step(output, step)
+        jobs.start_step(following)
+        lease.hold(following)
+        step = following
 
-    if step is not None:
+    if following is not None:
         # The next step runs on the other queue: hand the picture over losslessly.
-        key = jobs.handoff_key(job.id, output.position, step.position - 1)
+        key = jobs.handoff_key(job.id, output.position, step.position)
         storage.put(key, handoff.encode(picture), "image/png")
-        queues.enqueue_step(step)
+        lease.check()
+        jobs.hand_over(step, following)
         return
-    _store_result(output, picture, options, target)
+    _store_result(output, picture, options, target, lease)
 
 
 def _next_step(output: Output, step: Step) -> Step | None:
@@ -130,7 +156,7 @@ def _next_step(output: Output, step: Step) -> Step | None:
 
 
 def _store_result(output: Output, picture: imaging.Picture, options: RecipeOptions,
-                  target: ConvertParams) -> None:
+                  target: ConvertParams, lease: LeaseKeeper) -> None:
     settings = current_app.extensions["pixtools.settings"]
     storage = get_storage(current_app)
     job = output.job
@@ -160,5 +186,6 @@ def _store_result(output: Output, picture: imaging.Picture, options: RecipeOptio
         details[step.op] = operation.report(source, operation.params.model_validate(step.params))
     if picture.notes:
         details["notes"] = picture.notes
+    lease.check()
     jobs.finish_output(output, key=key, fmt=target.format, size=picture.size, nbytes=len(data),
                        details=details or None)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from PIL import Image
 
-from .. import logs
+from .. import limits, logs
 from ..operations import REGISTRY
 
 log = logging.getLogger(__name__)
@@ -33,9 +33,11 @@ def run_operation(
     operation = REGISTRY[name]
     logs.bind(step=name)
     validated = operation.params.model_validate(params)
+    limits.check_step_before(name, validated, frames[0].size)
     started = time.perf_counter()
     result = operation.run(frames, validated, progress)
     elapsed = time.perf_counter() - started
+    limits.check_step_after(name, result[0].size)
     log.info(
         "step done", extra={"op": name, "queue": operation.queue, "seconds": round(elapsed, 4)}
     )

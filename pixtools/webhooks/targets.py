@@ -26,10 +26,11 @@ class WebhookRequest:
     reveal_secret: bool
     sandbox_id: str | None = None
 
-    def public_json(self) -> dict[str, Any]:
+    def public_json(self, secret: str | None = None) -> dict[str, Any]:
+        """The answer's ``webhook`` part; ``secret`` is the one the job really keeps."""
         body: dict[str, Any] = {"url": self.url}
         if self.reveal_secret:
-            body["secret"] = self.secret
+            body["secret"] = secret or self.secret
         if self.sandbox_id:
             body["sandbox"] = self.sandbox_id
         return body

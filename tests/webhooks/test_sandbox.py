@@ -17,6 +17,7 @@ from werkzeug.serving import make_server
 
 from pixtools.webhooks import delivery as deliveries
 from pixtools.webhooks import signing
+from tests.browser import browser as page_browser
 from tests.conftest import make_image
 from tests.webhooks.conftest import RECIPE, only_delivery, run_job, submit
 
@@ -56,12 +57,11 @@ def test_sandboxes_belong_to_their_creator_and_expire(app, client):
     from pixtools.webhooks.models import WebhookSandbox
 
     box = client.post("/api/v1/sandboxes").get_json()
-    browser = app.test_client()
-    browser.get("/")  # a browser: gets its own owner cookie
+    browser, csrf = page_browser(app)  # a browser: its own owner cookie and CSRF token
     assert browser.get(f"/api/v1/sandboxes/{box['id']}").status_code == 404
     assert browser.get(f"/sandbox/{box['id']}").status_code == 404
     # Someone else's sandbox is not "our own" for them: its loopback URL is refused.
-    refused = submit(browser, box["url"])
+    refused = submit(browser, box["url"], headers=csrf)
     assert refused.status_code == 422 and "loopback" in refused.get_json()["message"]
 
     db.session.get(WebhookSandbox, box["id"]).expires_at = utcnow() - timedelta(seconds=1)
@@ -152,7 +152,9 @@ def test_pages_create_send_and_show(app):
     browser = app.test_client()
     page = browser.get("/sandbox")
     assert page.status_code == 200 and "You have no sandbox yet" in page.get_data(as_text=True)
-    created = browser.post("/sandbox")
+    # The page's forms carry its CSRF token, as a browser would send it.
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    created = browser.post("/sandbox", data={"csrf_token": token})
     assert created.status_code == 303
     location = created.headers["Location"]
     html = browser.get(location).get_data(as_text=True)
@@ -161,7 +163,7 @@ def test_pages_create_send_and_show(app):
     assert f'name="webhook_url" value="{url}" checked' in html  # one click: ticked already
     sent = browser.post("/sandbox/send", content_type="multipart/form-data",
                         data={"file": (io.BytesIO(make_image((16, 16))), "x.jpg"),
-                              "webhook_url": url})
+                              "webhook_url": url, "csrf_token": token})
     assert sent.status_code == 303 and sent.headers["Location"].startswith(location + "?job=")
     job_id = sent.headers["Location"].split("job=")[1]
     html = browser.get(sent.headers["Location"]).get_data(as_text=True)

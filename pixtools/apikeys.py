@@ -1,0 +1,97 @@
+"""API keys: how scripts prove who they are in server mode.
+
+A key is shown once, when it is made; only its SHA-256 is stored. Keys are 256 random
+bits, so a plain hash is enough (a slow password hash protects guessable secrets, and
+these are not guessable). A key's jobs belong to ``key:<id>``; revoking a key locks its
+holder out at once, and its jobs then expire as usual.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .db import db
+from .models import UTCDateTime, utcnow
+
+PREFIX = "pxt_"
+# Writing "last used" on every request would turn each read into a write; once a minute
+# is precise enough to tell a live key from a forgotten one.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiKey(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "api_keys"
+    __table_args__ = (UniqueConstraint("key_hash", name="uq_api_keys_key_hash"),)
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def owner(self) -> str:
+        return owner_for(self.id)
+
+
+@dataclass(frozen=True)
+class NewKey:
+    id: str
+    name: str
+    secret: str  # the key itself: shown once, never stored
+
+
+def owner_for(key_id: str) -> str:
+    return f"key:{key_id}"
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create(name: str) -> NewKey:
+    """Make and store a key; the returned secret is the only copy there will ever be."""
+    secret = PREFIX + secrets.token_urlsafe(32)
+    record = ApiKey(
+        id=secrets.token_hex(8), name=name.strip()[:100], key_hash=digest(secret),
+        created_at=utcnow(),
+    )
+    db.session.add(record)
+    db.session.commit()
+    return NewKey(id=record.id, name=record.name, secret=secret)
+
+
+def all_keys() -> list[ApiKey]:
+    return list(db.session.execute(select(ApiKey).order_by(ApiKey.created_at)).scalars())
+
+
+def revoke(key_id: str) -> ApiKey | None:
+    """Revoke the key (idempotent); ``None`` when there is no such key."""
+    record = db.session.get(ApiKey, key_id)
+    if record is not None and record.revoked_at is None:
+        record.revoked_at = utcnow()
+        db.session.commit()
+    return record
+
+
+def authenticate(secret: str) -> ApiKey | None:
+    """The live key whose secret this is, or ``None`` (unknown, malformed or revoked)."""
+    if not secret.startswith(PREFIX) or len(secret) > 200:
+        return None
+    record = db.session.execute(
+        select(ApiKey).where(ApiKey.key_hash == digest(secret))
+    ).scalar_one_or_none()
+    if record is None or record.revoked_at is not None:
+        return None
+    now = utcnow()
+    if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
+        record.last_used_at = now
+        db.session.commit()
+    return record

@@ -1,0 +1,21 @@
+"""A browser as the tests see it: a test client holding the owner cookie and the page's
+CSRF token (read from the page's ``<meta name="csrf-token">``, as the page's script does)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+
+def csrf_token(client: Any) -> str:
+    """Load the page (receiving the owner cookie) and return its CSRF token."""
+    page = client.get("/").get_data(as_text=True)
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)">', page)
+    assert match, "the page has no csrf-token meta tag"
+    return match.group(1)
+
+
+def browser(app: Any) -> tuple[Any, dict[str, str]]:
+    """A fresh browser: its client and the headers its page script sends on changes."""
+    client = app.test_client()
+    return client, {"X-CSRF-Token": csrf_token(client)}
