@@ -31,8 +31,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.extensions["pixtools.settings"] = settings
     app.config["SECRET_KEY"] = _secret_key(settings)
-    # Room for the multipart envelope and the recipe around the largest accepted file.
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + 256 * 1024
 
     from . import (
         api,
@@ -48,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         queues,
         security,
         storage,
+        uploads,
         web,
         webhooks,
     )
@@ -55,8 +54,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     storage.init_app(app)
     queues.init_app(app)
-    logs.init_app(app)
+    logs.init_app(app)  # first: every request gets its id, whatever refuses it later
     metrics.init_app(app)
+    uploads.init_app(app)  # bounds request bodies before anything reads a form
     commands.init_app(app)
     identity.init_app(app)
     security.init_app(app)  # after identity: CSRF applies to cookie-identified requests

@@ -8,13 +8,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import Flask, current_app, request
 from werkzeug.datastructures import FileStorage
 
 from . import imaging
 from .errors import PayloadTooLarge
 
 MAX_NAME_CHARS = 200
+# Room for the multipart envelope and the form fields around the files themselves.
+ENVELOPE_BYTES = 256 * 1024
+# Endpoints whose one request may carry several images (one job each).
+MULTI_FILE_ENDPOINTS = frozenset({"web.create_jobs"})
+
+
+def init_app(app: Flask) -> None:
+    """Bound every request body; registered first, before anything reads a form."""
+    settings = app.extensions["pixtools.settings"]
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + ENVELOPE_BYTES
+
+    @app.before_request
+    def _allow_several_files() -> None:
+        if request.endpoint in MULTI_FILE_ENDPOINTS:
+            request.max_content_length = (
+                settings.max_files_per_upload * settings.max_upload_bytes + ENVELOPE_BYTES
+            )
 
 
 def clean_filename(raw: str | None) -> str:

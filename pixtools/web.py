@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -27,7 +26,6 @@ from flask.typing import ResponseReturnValue
 from . import jobs, limits, uploads, web_cards, web_forms
 from .errors import PixToolsError
 from .identity import current_owner
-from .storage import get_storage
 from .webhooks import targets as webhook_targets
 
 bp = Blueprint("web", __name__)
@@ -35,7 +33,6 @@ log = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 60
 # Room for the multipart envelope and the form fields around the files.
-ENVELOPE_BYTES = 256 * 1024
 VENDOR = Path(__file__).parent / "static" / "vendor" / "htmx.min.js"
 
 
@@ -80,9 +77,6 @@ def jobs_list() -> ResponseReturnValue:
 @bp.post("/jobs")
 def create_jobs() -> ResponseReturnValue:
     settings = current_app.extensions["pixtools.settings"]
-    request.max_content_length = (
-        settings.max_files_per_upload * settings.max_upload_bytes + ENVELOPE_BYTES
-    )
     form = web_forms.build(request.form)
     files = [f for f in request.files.getlist("file") if f.filename]
     if not files:
@@ -159,32 +153,11 @@ def delete_job(job_id: str) -> ResponseReturnValue:
     return redirect(url_for("web.index"), 303)
 
 
-def _content_security_policy() -> str:
-    """No inline script or style; images also from the object store in server mode."""
-    cached: str | None = current_app.extensions.get("pixtools.web.csp")
-    if cached:
-        return cached
-    sample = get_storage(current_app).signed_url(
-        "probe", expires_in=60, filename="probe.png", content_type="image/png"
-    )
-    parts = urlsplit(sample)
-    store = f" {parts.scheme}://{parts.netloc}" if parts.netloc else ""
-    policy = (
-        "default-src 'self'; script-src 'self'; style-src 'self'; font-src 'self'; "
-        f"img-src 'self' blob: data:{store}; connect-src 'self'; form-action 'self'; "
-        "base-uri 'self'; object-src 'none'; frame-ancestors 'none'"
-    )
-    current_app.extensions["pixtools.web.csp"] = policy
-    return policy
-
-
 @bp.after_request
 def _headers(response: Response) -> Response:
     # The same URL answers a fragment or a page depending on HX-Request.
     response.vary.add("HX-Request")
     response.headers.setdefault("Cache-Control", "no-store")
-    if response.mimetype == "text/html":
-        response.headers["Content-Security-Policy"] = _content_security_policy()
     return response
 
 

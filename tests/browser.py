@@ -15,6 +15,13 @@ def csrf_token(client: Any) -> str:
     return match.group(1)
 
 
+def browser_client(app: Any) -> Any:
+    """A browser as one client: every request carries its owner cookie and CSRF token."""
+    client = app.test_client()
+    client.environ_base["HTTP_X_CSRF_TOKEN"] = csrf_token(client)
+    return client
+
+
 def browser(app: Any) -> tuple[Any, dict[str, str]]:
     """A fresh browser: its client and the headers its page script sends on changes."""
     client = app.test_client()

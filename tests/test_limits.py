@@ -165,11 +165,11 @@ def test_runner_checks_every_result_after_the_operation(desktop_config, monkeypa
     monkeypatch.setitem(REGISTRY, "grow", grow)
     app = desktop_app(desktop_config, max_output_pixels=10_000)
     with app.app_context():
-        assert run_operation("grow", {}, Image.new("RGB", (50, 50)), lambda f: None).size == (
-            100, 100)
+        (grown,) = run_operation("grow", {}, [Image.new("RGB", (50, 50))], lambda f: None)
+        assert grown.size == (100, 100)
         with pytest.raises(StepFailed, match=r"grow made the image 200 × 200 pixels, but "
                                              r"results may have at most 0.01 megapixels"):
-            run_operation("grow", {}, Image.new("RGB", (100, 100)), lambda f: None)
+            run_operation("grow", {}, [Image.new("RGB", (100, 100))], lambda f: None)
 
 
 def test_limits_let_work_through_when_redis_is_unreachable(server_env, server_app):

@@ -10,8 +10,9 @@ from tests.browser import browser, csrf_token
 from tests.conftest import make_image
 
 RECIPE = json.dumps({"outputs": [{"steps": [{"op": "convert", "format": "png"}]}]})
-POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-          "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'")
+POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; font-src 'self'; "
+          "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; "
+          "base-uri 'self'; form-action 'self'; object-src 'none'")
 
 
 def post(client, headers=None, name="a.jpg", **fields):

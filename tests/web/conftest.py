@@ -195,3 +195,11 @@ def plant_blocker(data_dir: Path) -> Path:
         db.engine.dispose()
     return pipe
 
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    """The page's tests act as a browser: owner cookie and CSRF token on every request."""
+    from tests.browser import browser_client
+
+    return browser_client(app)

@@ -93,7 +93,10 @@ def test_drop_watch_it_run_download_reload_and_delete(desktop, new_page, tmp_pat
     running = page.locator(f"#job-{job_id}[data-status='running']")
     running.locator(".output--succeeded").wait_for()
     assert running.locator(".badge").inner_text().lower() == "running"
-    assert running.locator(".output--queued .step-row").count() == 2
+    # Output 2 is already claimed by the worker, which waits for its source to arrive.
+    waiting = running.locator(".output--running")
+    waiting.wait_for()
+    assert waiting.locator(".step-row").count() == 2
     assert "50%" in running.locator(".job-progress-text").inner_text()
     shoot(running, "running-card-desktop")
     page.set_viewport_size(PHONE)

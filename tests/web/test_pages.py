@@ -17,6 +17,7 @@ from pixtools import create_app, db
 from pixtools.models import Job
 from pixtools.storage import get_storage
 from pixtools.tasks.pipeline import run_steps
+from tests.browser import browser_client
 from tests.conftest import make_image
 
 HX = {"HX-Request": "true"}
@@ -143,7 +144,7 @@ def test_too_many_files_at_once(desktop_config):
     application = create_app({**desktop_config, "max_files_per_upload": 1})
     db.upgrade(application)
     with application.app_context():
-        client = application.test_client()
+        client = browser_client(application)
         response = upload(client, [("a.jpg", make_image((8, 8))), ("b.jpg", make_image((8, 8)))])
         assert response.status_code == 422
         assert "2 files chosen; send at most 1 at once." in response.get_data(as_text=True)
@@ -238,7 +239,7 @@ def test_delete_removes_the_job_and_its_files(app, client):
 
 def test_other_browsers_cannot_see_or_delete_a_job(app, client):
     (job_id,) = card_ids(upload(client, [("a.jpg", make_image((32, 32)))]).get_data(as_text=True))
-    stranger = app.test_client()
+    stranger = browser_client(app)
     assert job_id not in stranger.get("/").get_data(as_text=True)
     missing = stranger.get(f"/jobs/{job_id}", headers=HX)
     assert missing.status_code == 404
