@@ -6,6 +6,9 @@ of processes comes from ``WEB_CONCURRENCY``, the variable gunicorn and most plat
 
 import os
 
+# JSON logs and multiprocess metrics (PROMETHEUS_MULTIPROC_DIR): see pixtools/gunicorn_conf.py.
+from pixtools.gunicorn_conf import child_exit, logconfig_dict, on_starting  # noqa: F401
+
 bind = ["0.0.0.0:8000"]
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Threads keep a slow upload from holding a whole process; image work runs in the consumers.
@@ -18,5 +21,6 @@ graceful_timeout = 25
 keepalive = 5
 # Heartbeat files in memory: a container's overlay filesystem can stall them.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
-accesslog = "-"
+# No access log: the app logs every request as JSON, with its request id and without the
+# query string (which can hold a signature).
 errorlog = "-"

@@ -34,14 +34,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from . import (
         api,
-        commands_apikey,
-        commands_jobs,
+        commands,
         db,
         downloads,
         errors,
         health,
         identity,
         limits,
+        logs,
+        metrics,
         queues,
         security,
         storage,
@@ -53,16 +54,17 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     storage.init_app(app)
     queues.init_app(app)
-    uploads.init_app(app)  # first: bounds request bodies before anything reads a form
+    logs.init_app(app)  # first: every request gets its id, whatever refuses it later
+    metrics.init_app(app)
+    uploads.init_app(app)  # bounds request bodies before anything reads a form
+    commands.init_app(app)
     identity.init_app(app)
     security.init_app(app)  # after identity: CSRF applies to cookie-identified requests
     limits.init_app(app)  # after identity: rate limits count per API key where there is one
     errors.init_app(app)
-    commands_apikey.init_app(app)
     app.register_blueprint(web.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(downloads.bp)
     webhooks.init_app(app)
-    commands_jobs.init_app(app)
     return app

@@ -5,21 +5,12 @@ from __future__ import annotations
 import json
 
 import click
-from flask import Flask
 from flask.cli import AppGroup
 
 from . import apikeys
 
+# Registered under ``flask pixtools`` in ``pixtools.commands``.
 apikey = AppGroup("apikey", help="Create, list and revoke API keys.")
-
-
-def init_app(app: Flask) -> None:
-    """Attach ``apikey`` under the app's ``pixtools`` command group (made here if missing)."""
-    group = app.cli.commands.get("pixtools")
-    if not isinstance(group, click.Group):
-        group = AppGroup("pixtools", help="PixTools administration.")
-        app.cli.add_command(group)
-    group.add_command(apikey)
 
 
 def _when(value: object) -> str:

@@ -5,27 +5,17 @@ from __future__ import annotations
 import json
 
 import click
-from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import with_appcontext
 
 from . import jobs, recovery
 from .db import db
 from .errors import PixToolsError
 from .models import Job
 
-jobs_group = AppGroup("jobs", help="Inspect and re-drive jobs.")
+# Both join ``flask pixtools jobs`` (with list and show) in ``pixtools.commands``.
 
 
-def init_app(app: Flask) -> None:
-    """Attach ``jobs`` under the app's ``pixtools`` command group (made here if missing)."""
-    group = app.cli.commands.get("pixtools")
-    if not isinstance(group, click.Group):
-        group = AppGroup("pixtools", help="PixTools administration.")
-        app.cli.add_command(group)
-    group.add_command(jobs_group)
-
-
-@jobs_group.command("failed")
+@click.command("failed")
 @click.option("--all", "include_retried", is_flag=True,
               help="Include dead letters whose job was retried since.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000),
@@ -33,6 +23,7 @@ def init_app(app: Flask) -> None:
 @click.option("--traceback", "show_traceback", is_flag=True,
               help="Print the last traceback of each (when the step raised one).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@with_appcontext
 def failed(include_retried: bool, limit: int, show_traceback: bool, as_json: bool) -> None:
     """List steps that failed for a reason other than their input (dead letters).
 
@@ -64,8 +55,9 @@ def failed(include_retried: bool, limit: int, show_traceback: bool, as_json: boo
             click.echo("    " + letter.traceback.rstrip().replace("\n", "\n    "))
 
 
-@jobs_group.command("retry")
+@click.command("retry")
 @click.argument("job_id")
+@with_appcontext
 def retry(job_id: str) -> None:
     """Run a failed job again from the step where each failed output stopped."""
     job = db.session.get(Job, job_id)

@@ -14,6 +14,9 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The readiness checks of /api/health/ready, in the order they are reported.
+READY_CHECKS = ("database", "redis", "storage", "queues", "weights", "webhooks")
+
 
 class ConfigError(RuntimeError):
     """A setting is missing or wrong; the message names it and says what to do."""
@@ -85,12 +88,34 @@ class Settings(BaseSettings):
     webhook_breaker_threshold: int = Field(5, ge=1, le=1000)
     webhook_breaker_reset_seconds: float = Field(60.0, gt=0, le=24 * 3600)
 
+    # Operations: logs, readiness, metrics, cleanup.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    ready_timeout_seconds: float = Field(2.0, gt=0, le=30)
+    ready_skip_checks: str = ""
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = "0.0.0.0"
+    cleanup_interval_minutes: int = Field(15, ge=1, le=60)
+
     @field_validator("storage_url")
     @classmethod
     def _storage_scheme(cls, value: str) -> str:
         if value and not value.startswith(("file://", "s3://")):
             raise ValueError("must start with file:// or s3://")
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("ready_skip_checks")
+    @classmethod
+    def _ready_skip_checks(cls, value: str) -> str:
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        unknown = sorted(set(names) - set(READY_CHECKS))
+        if unknown:
+            raise ValueError(f"unknown check {unknown[0]!r}: choose from {', '.join(READY_CHECKS)}")
+        return ",".join(names)
 
     @field_validator("submit_rate_limit")
     @classmethod

@@ -28,7 +28,7 @@ BY_KEY, BY_COOKIE, ANONYMOUS = "key", "cookie", "anonymous"
 # Answer without credentials (and without touching the database): probes must stay cheap,
 # signed download links and static files carry their own authority, and the webhook sandbox
 # receiver is addressed by its unguessable id by whoever sends it events.
-OPEN_PATHS = ("/api/health", "/files/", "/static/", "/api/v1/hooks/")
+OPEN_PATHS = ("/api/health", "/files/", "/static/", "/api/v1/hooks/", "/metrics")
 
 
 def _serializer(app: Flask) -> URLSafeSerializer:

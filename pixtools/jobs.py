@@ -15,11 +15,12 @@ from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import queues
+from . import logs, metrics, queues
 from .db import db
 from .errors import Conflict, NotFound
 from .imaging import ImageInfo
 from .models import (
+    EXPIRED,
     FAILED,
     FINISHED,
     QUEUED,
@@ -82,7 +83,7 @@ def submit(
         source_width=info.width,
         source_height=info.height,
         source_bytes=len(data),
-        request_id=request_id,
+        request_id=request_id or logs.current_request_id(),
         idempotency_key=idempotency_key,
         request_hash=request_hash,
         options=recipe.options.model_dump(),
@@ -110,6 +111,8 @@ def submit(
         db.session.rollback()
         storage.delete_prefix(f"jobs/{job.id}/")
         raise
+    metrics.record_job_submitted(len(data))
+    log.info("job submitted", extra={"job_id": job.id, "outputs": len(job.outputs)})
     _enqueue([output.steps[0] for output in job.outputs])
     return job
 
@@ -226,6 +229,7 @@ def finish_output(output: Output, *, key: str, fmt: str, size: tuple[int, int], 
     output.bytes = nbytes
     output.details = details
     db.session.commit()
+    metrics.record_output_stored(nbytes)
     _finish_job_if_done(output.job_id)
 
 
@@ -280,6 +284,9 @@ def _finish_job_if_done(job_id: str) -> bool:
     # Recorded in the same transaction, by the one call that finalised: one event per job.
     delivery = webhook_delivery.create(job) if done else None
     db.session.commit()
+    if done:
+        metrics.record_job_finished(job.status)
+        log.info("job finished", extra={"job_id": job.id, "status": job.status})
     if delivery is not None:
         webhook_delivery.enqueue_safely(delivery.id)
     return bool(done)
@@ -404,6 +411,15 @@ def sweep() -> Any:
     from . import recovery
 
     return recovery.sweep()
+
+
+def expire(job: Job) -> None:
+    """Mark ``job`` expired once its files are deleted; the row stays so history shows it."""
+    job.status = EXPIRED
+    job.finished_at = job.finished_at or utcnow()
+    for output in job.outputs:
+        output.result_key = None  # nothing left to sign a download link for
+    db.session.commit()
 
 
 def delete(job: Job) -> None:

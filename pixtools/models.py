@@ -16,7 +16,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .db import db
 
 QUEUED, RUNNING, SUCCEEDED, FAILED = "queued", "running", "succeeded", "failed"
-FINISHED = (SUCCEEDED, FAILED)
+# A job past its expiry time whose files were deleted; the row stays for the history.
+EXPIRED = "expired"
+FINISHED = (SUCCEEDED, FAILED, EXPIRED)
 
 
 def utcnow() -> datetime:

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app
-from huey import Huey, RedisHuey, SqliteHuey
+from huey import Huey, RedisHuey, SqliteHuey, crontab
 
 from .config import Settings
+from .logs import job_log_context
 
 QUEUE_NAMES = ("standard", "ml")
 
@@ -55,6 +56,7 @@ def build(settings: Settings) -> Queues:
 def _in_app_context(app: Flask, func: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kwargs.pop("log_context", None)  # read by the logging signal handler, not the task
         with app.app_context():
             return func(*args, **kwargs)
 
@@ -62,13 +64,12 @@ def _in_app_context(app: Flask, func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def init_app(app: Flask) -> None:
-    from huey import crontab
-
-    from . import recovery
+    from . import cleanup, recovery
     from .tasks import pipeline
     from .webhooks import delivery
 
-    queues = build(app.extensions["pixtools.settings"])
+    settings = app.extensions["pixtools.settings"]
+    queues = build(settings)
     for name in QUEUE_NAMES:
         huey = queues.by_name(name)
         task = huey.task(name="run_steps")(_in_app_context(app, pipeline.run_steps))
@@ -85,6 +86,9 @@ def init_app(app: Flask) -> None:
     queues.standard.periodic_task(crontab(), name="sweep_jobs")(
         _in_app_context(app, recovery.sweep)
     )
+    # Periodic tasks run only in the consumer started without --no-periodic.
+    every = crontab(minute=f"*/{settings.cleanup_interval_minutes}")
+    queues.standard.periodic_task(every, name="cleanup")(_in_app_context(app, cleanup.periodic))
     app.extensions["pixtools.queues"] = queues
 
 
@@ -95,4 +99,5 @@ def get_queues(app: Flask | None = None) -> Queues:
 
 def enqueue_step(step: Any) -> None:
     """Hand ``step`` (committed already) to the consumer pool of its queue."""
-    get_queues().run_steps[step.queue](step.id)
+    # The job's ids travel with the task, so every log line of the task names them.
+    get_queues().run_steps[step.queue](step.id, log_context=job_log_context(step.output.job_id))

@@ -28,7 +28,7 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from . import jobs, queues
+from . import jobs, metrics, queues
 from .db import db
 from .models import FINISHED, QUEUED, RUNNING, SUCCEEDED, DeadLetter, Job, Output, Step, utcnow
 
@@ -112,6 +112,8 @@ def sweep() -> SweepReport:
             db.session.rollback()
             log.exception("sweeping job %s failed", job.id)
     report = sweeper.report
+    if report.requeued:
+        metrics.record_sweeper_recovery(len(report.requeued))
     if report:
         log.warning("sweeper recovered work: requeued steps %s, failed steps %s, "
                     "finalised jobs %s", report.requeued, report.failed, report.finalised)

@@ -7,7 +7,7 @@ import sys
 
 from flask import Flask
 
-from . import create_app
+from . import create_app, metrics
 from .queues import get_queues
 from .recovery import SweepTicker
 
@@ -21,6 +21,7 @@ def run(queue: str, *, workers: int | None = None, periodic: bool = True) -> Non
         # DnCNN uses every core for one image: the ml pool runs one job at a time.
         workers = settings.standard_workers if queue == "standard" else 1
     logging.basicConfig(level=logging.INFO)
+    metrics.serve(settings)  # consumers have no web server: PIXTOOLS_METRICS_PORT exports
     huey = get_queues(app).by_name(queue)
     consumer = huey.create_consumer(
         workers=workers,

@@ -174,6 +174,15 @@ def desktop_config(tmp_path: Path) -> dict[str, Any]:
     return {"mode": "desktop", "data_dir": tmp_path / "data", "secret_key": "test-secret"}
 
 
+def fresh_reads_per_request(application: Any) -> None:
+    """Test-client requests share the fixture's app context, hence its database session (in
+    production each request gets its own): expire what earlier requests loaded, so that a
+    request reads the database instead of objects cached earlier in the test."""
+    from pixtools.db import db
+
+    application.before_request(lambda: db.session.expire_all())
+
+
 @pytest.fixture
 def app(desktop_config: dict[str, Any]) -> Iterator[Any]:
     """A desktop-mode app on a fresh, migrated SQLite database (no consumers running)."""
@@ -181,6 +190,7 @@ def app(desktop_config: dict[str, Any]) -> Iterator[Any]:
 
     application = create_app(desktop_config)
     db.upgrade(application)
+    fresh_reads_per_request(application)
     with application.app_context():
         yield application
         db.db.session.remove()
@@ -228,6 +238,7 @@ def server_app(server_env: dict[str, str]) -> Iterator[Any]:
         db.db.session.execute(db.db.text("DROP TABLE IF EXISTS alembic_version"))
         db.db.session.commit()
     db.upgrade(application)
+    fresh_reads_per_request(application)
     with application.app_context():
         yield application
         db.db.session.remove()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from datetime import datetime
 from typing import BinaryIO
 
 
@@ -37,6 +38,10 @@ class Storage(ABC):
     @abstractmethod
     def keys(self, prefix: str = "") -> Iterator[str]:
         """Yield the keys under ``prefix``."""
+
+    @abstractmethod
+    def modified(self, key: str) -> datetime:
+        """When the object was last written (UTC); ``StorageError`` when it does not exist."""
 
     @abstractmethod
     def signed_url(self, key: str, *, expires_in: int, filename: str, content_type: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlencode, urlparse
@@ -65,6 +66,12 @@ class LocalStorage(Storage):
                 key = path.relative_to(self.root).as_posix()
                 if key.startswith(prefix):
                     yield key
+
+    def modified(self, key: str) -> datetime:
+        try:
+            return datetime.fromtimestamp(self.path(key).stat().st_mtime, UTC)
+        except FileNotFoundError:
+            raise StorageError(f"no object {key!r}") from None
 
     def signed_url(self, key: str, *, expires_in: int, filename: str, content_type: str) -> str:
         expires = signing.expiry(expires_in)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any, BinaryIO, cast
 from urllib.parse import urlparse
 
@@ -62,14 +63,28 @@ class S3Storage(Storage):
         keys = [self._key(key) for key in self.keys(prefix)]
         for start in range(0, len(keys), 1000):
             batch = [{"Key": key} for key in keys[start : start + 1000]]
-            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch})
+            try:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch})
+            except (BotoCoreError, ClientError) as exc:
+                raise StorageError(f"cannot delete from bucket {self.bucket!r}: {exc}") from exc
         return len(keys)
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
-            for item in page.get("Contents", []):
-                yield item["Key"][len(self.prefix) :]
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+                for item in page.get("Contents", []):
+                    yield item["Key"][len(self.prefix) :]
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"cannot list bucket {self.bucket!r}: {exc}") from exc
+
+    def modified(self, key: str) -> datetime:
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"cannot read {key!r} from bucket {self.bucket!r}: {exc}") from exc
+        modified: datetime = head["LastModified"]
+        return modified
 
     def signed_url(self, key: str, *, expires_in: int, filename: str, content_type: str) -> str:
         params = {

@@ -8,13 +8,14 @@ from collections.abc import Callable
 
 from PIL import Image
 
-from .. import limits
+from .. import limits, logs
 from ..operations import REGISTRY
 
 log = logging.getLogger(__name__)
 
-# Called after every step with (operation name, queue, seconds); metrics hook in here.
-StepObserver = Callable[[str, str, float], None]
+# Called after every step with (operation name, queue, seconds, input pixels over all frames);
+# metrics hook in here.
+StepObserver = Callable[[str, str, float, int], None]
 _observers: list[StepObserver] = []
 
 
@@ -30,6 +31,7 @@ def run_operation(
 ) -> list[Image.Image]:
     """Run one step on a still (one frame) or on every frame of an animation."""
     operation = REGISTRY[name]
+    logs.bind(step=name)
     validated = operation.params.model_validate(params)
     limits.check_step_before(name, validated, frames[0].size)
     started = time.perf_counter()
@@ -39,6 +41,7 @@ def run_operation(
     log.info(
         "step done", extra={"op": name, "queue": operation.queue, "seconds": round(elapsed, 4)}
     )
+    pixels = sum(frame.width * frame.height for frame in frames)  # every frame was processed
     for observer in _observers:
-        observer(name, operation.queue, elapsed)
+        observer(name, operation.queue, elapsed, pixels)
     return result

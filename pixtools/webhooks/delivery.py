@@ -19,7 +19,7 @@ import urllib3
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from .. import presenters, queues
+from .. import metrics, presenters, queues
 from ..db import db
 from ..models import FAILED, SUCCEEDED, Job, utcnow
 from . import breaker, http, signing, ssrf, targets
@@ -169,6 +169,7 @@ def _record(delivery: WebhookDelivery, outcome: str, *, status: int | None = Non
     db.session.commit()
     log.info("webhook attempt", extra={"delivery_id": delivery.id, "job_id": delivery.job_id,
                                        "outcome": outcome, "status_code": status})
+    metrics.record_webhook_delivery(outcome)
     return retry_in
 
 

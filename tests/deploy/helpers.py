@@ -17,8 +17,8 @@ TERRAFORM = REPO / "ops" / "terraform"
 
 # Routes and commands other parts of the code base are adding. Until they land they are
 # reported as warnings here; once present in the app they are checked like the rest.
-PENDING_ROUTES = {"/api/health/ready", "/metrics"}
-PENDING_FLASK_COMMANDS = {("pixtools", "model", "fetch")}
+PENDING_ROUTES: set[str] = set()
+PENDING_FLASK_COMMANDS: set[tuple[str, ...]] = set()
 
 # Variables the deployment may set that the app does not read through Settings: boto3's
 # credentials and region, and gunicorn's process count.

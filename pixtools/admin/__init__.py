@@ -1,0 +1,1 @@
+"""The ``flask pixtools …`` commands, one module per topic (registered in ``commands``)."""

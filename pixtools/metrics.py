@@ -1,0 +1,218 @@
+"""Prometheus metrics: ``/metrics`` on the app, and PixTools' own metrics in every process.
+
+PixTools' metrics are created once per process in the default registry; the ``record_*``
+functions below are how other modules report to them. ``init_app`` mounts
+prometheus-flask-exporter on the app with a registry of its own (HTTP metrics of that app)
+that also shows the process-wide metrics. Under gunicorn with several workers, setting
+``PROMETHEUS_MULTIPROC_DIR`` makes every scrape sum all workers (see ``gunicorn_conf``).
+Consumers run no web server: ``serve`` exports their metrics on ``PIXTOOLS_METRICS_PORT``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+import logging
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from flask import Flask, Request, current_app
+from huey import Huey
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import start_http_server as _start_http_server
+from prometheus_client.metrics_core import Metric
+from prometheus_flask_exporter import PrometheusMetrics
+
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+JOBS_SUBMITTED = Counter("pixtools_jobs_submitted", "Jobs accepted by the API.")
+JOBS_FINISHED = Counter(
+    "pixtools_jobs_finished", "Jobs that ended, by final status (succeeded, failed).", ["status"]
+)
+JOBS_EXPIRED = Counter("pixtools_jobs_expired", "Jobs whose files were deleted at expiry.")
+ORPHANS_REMOVED = Counter(
+    "pixtools_orphan_objects_removed", "Stored objects removed because no live job owns them."
+)
+STEP_DURATION = Histogram(
+    "pixtools_step_duration_seconds",
+    "Time spent in one operation on one image.",
+    ["op", "queue"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
+QUEUE_DEPTH = Gauge(
+    "pixtools_queue_depth", "Tasks waiting in each queue.", ["queue"],
+    multiprocess_mode="mostrecent",
+)
+BYTES_IN = Counter("pixtools_bytes_in", "Bytes of images uploaded.")
+BYTES_OUT = Counter("pixtools_bytes_out", "Bytes of results stored.")
+DENOISE_SPEED = Histogram(
+    "pixtools_denoise_megapixels_per_second",
+    "Denoise throughput per image.",
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64),
+)
+WEBHOOK_DELIVERIES = Counter(
+    "pixtools_webhook_deliveries", "Webhook delivery attempts by outcome.", ["outcome"]
+)
+BREAKER_STATE = Gauge(
+    "pixtools_webhook_breaker_state",
+    "Webhook circuit breaker per host: 0 closed, 1 half-open, 2 open.",
+    ["host"],
+    multiprocess_mode="mostrecent",
+)
+SWEEPER_RECOVERIES = Counter(
+    "pixtools_sweeper_recoveries", "Lost or stuck steps put back on their queue."
+)
+TASK_EVENTS = Counter(
+    "pixtools_task_events", "Huey task signals (executing, complete, error…).",
+    ["queue", "signal"],
+)
+
+BREAKER_VALUES = {"closed": 0, "half-open": 1, "half_open": 1, "open": 2}
+_OUTCOME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+# --- what other modules call ------------------------------------------------------------
+
+
+def record_job_submitted(source_bytes: int) -> None:
+    JOBS_SUBMITTED.inc()
+    BYTES_IN.inc(source_bytes)
+
+
+def record_job_finished(status: str) -> None:
+    JOBS_FINISHED.labels(status=status).inc()
+
+
+def record_output_stored(nbytes: int) -> None:
+    BYTES_OUT.inc(nbytes)
+
+
+def record_cleanup(expired_jobs: int, orphan_objects: int) -> None:
+    JOBS_EXPIRED.inc(expired_jobs)
+    ORPHANS_REMOVED.inc(orphan_objects)
+
+
+def record_step(op: str, queue: str, seconds: float, pixels: int) -> None:
+    """The runner's step observer: duration per op and queue, denoise throughput."""
+    STEP_DURATION.labels(op=op, queue=queue).observe(seconds)
+    if op == "denoise" and seconds > 0 and pixels > 0:
+        DENOISE_SPEED.observe(pixels / 1e6 / seconds)
+
+
+def record_webhook_delivery(outcome: str) -> None:
+    """Count one delivery attempt; ``outcome`` is a short word such as ``delivered``."""
+    word = outcome.strip().lower().replace("-", "_").replace(" ", "_")
+    WEBHOOK_DELIVERIES.labels(outcome=word if _OUTCOME.fullmatch(word) else "other").inc()
+
+
+def record_breaker_state(host: str, state: str) -> None:
+    """Set the breaker gauge of ``host``; ``state`` is closed, half-open or open."""
+    key = state.strip().lower().replace(" ", "-")
+    if key not in BREAKER_VALUES:
+        raise ValueError(f"unknown breaker state {state!r}: use closed, half-open or open")
+    BREAKER_STATE.labels(host=host.strip().lower()[:253]).set(BREAKER_VALUES[key])
+
+
+def record_sweeper_recovery(count: int = 1) -> None:
+    SWEEPER_RECOVERIES.inc(count)
+
+
+def breaker_states() -> dict[str, str] | None:
+    """Webhook breaker state per host, or None when webhooks are not part of this build."""
+    try:
+        spec = importlib.util.find_spec("pixtools.webhooks.breaker")
+    except ModuleNotFoundError:
+        spec = None
+    if spec is None:
+        return None
+    states: Any = importlib.import_module("pixtools.webhooks.breaker").states()
+    pairs: Iterable[tuple[Any, Any]] = states.items() if isinstance(states, Mapping) else states
+    return {str(host): str(state) for host, state in pairs}
+
+
+# --- exporting --------------------------------------------------------------------------
+
+
+class _ProcessMetrics:
+    """Shows the default registry (PixTools' metrics, process stats) in an app's registry."""
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        return REGISTRY.collect()
+
+
+def refresh(app: Flask) -> None:
+    """Read the values that live elsewhere (queue lengths, breakers) just before a scrape."""
+    from .queues import QUEUE_NAMES, get_queues
+
+    queues = get_queues(app)
+    for name in QUEUE_NAMES:
+        try:
+            QUEUE_DEPTH.labels(queue=name).set(queues.by_name(name).pending_count())
+        except Exception as exc:  # a scrape must still answer when Redis is down
+            QUEUE_DEPTH.labels(queue=name).set(float("nan"))
+            log.warning("queue depth unavailable", extra={"queue": name, "error": str(exc)})
+    try:
+        states = breaker_states()
+    except Exception as exc:
+        log.warning("breaker states unavailable", extra={"error": str(exc)})
+        states = None
+    for host, state in (states or {}).items():
+        if state.lower() in BREAKER_VALUES:
+            record_breaker_state(host, state)
+
+
+def _refreshing(view: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        refresh(current_app)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def path(request: Request) -> str:
+    """The route pattern (``/api/v1/jobs/<job_id>``), so job ids do not become label values."""
+    return request.url_rule.rule if request.url_rule is not None else "<unmatched>"
+
+
+def _count_task_events(huey: Huey, queue: str) -> None:
+    @huey.signal()
+    def _on_signal(signal: str, task: Any, *args: Any) -> None:
+        TASK_EVENTS.labels(queue=queue, signal=signal).inc()
+
+
+_observing = False
+
+
+def init_app(app: Flask) -> None:
+    global _observing
+    from .queues import QUEUE_NAMES, get_queues
+    from .tasks import runner
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_ProcessMetrics())
+    app.extensions["pixtools.metrics"] = PrometheusMetrics(
+        app, registry=registry, group_by=path, metrics_decorator=_refreshing
+    )
+    if not _observing:  # one observer per process, however many apps are built
+        runner.observe(record_step)
+        _observing = True
+    queues = get_queues(app)
+    for name in QUEUE_NAMES:
+        _count_task_events(queues.by_name(name), name)
+
+
+def serve(settings: Settings) -> bool:
+    """Export this process's metrics over HTTP when ``PIXTOOLS_METRICS_PORT`` is set."""
+    if settings.metrics_port is None:
+        return False
+    _start_http_server(settings.metrics_port, addr=settings.metrics_host)
+    log.info("metrics exported", extra={"port": settings.metrics_port})
+    return True
