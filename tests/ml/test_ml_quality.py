@@ -16,9 +16,9 @@ SIGMA = 25
 
 @pytest.fixture(scope="module")
 def results(weights_path: Path, cbsd68_paths: list[Path]) -> dict[str, list[float]]:
-    """PSNR per image for the noisy input, fp32 and the default precision."""
+    """PSNR per image for the noisy input, fp32 and bf16 (the faster opt-in precision)."""
     fp32 = Denoiser(weights_path, precision="fp32")
-    default = Denoiser(weights_path)
+    default = Denoiser(weights_path, precision="bf16")
     np.random.seed(0)
     out: dict[str, list[float]] = {"noisy": [], "fp32": [], "default": []}
     for path in cbsd68_paths[:4]:
@@ -40,6 +40,11 @@ def test_denoising_gains_at_least_9_db(results: dict[str, list[float]]) -> None:
     assert gains.min() >= 6.0, gains
 
 
-def test_default_precision_close_to_fp32(results: dict[str, list[float]]) -> None:
+def test_bf16_close_to_fp32(results: dict[str, list[float]]) -> None:
     delta = np.mean(results["default"]) - np.mean(results["fp32"])
     assert abs(delta) <= 0.15, delta
+
+
+def test_the_default_precision_on_the_cpu_is_fp32(weights_path: Path) -> None:
+    # bf16 loses about 0.1 dB at sigma 25 on CBSD68, over the 0.05 dB a default may lose.
+    assert Denoiser(weights_path, tile=64).precision == "fp32"
