@@ -89,7 +89,13 @@ def submit(
         job.outputs.append(output)
     get_storage(current_app).put(job.source_key, data, "application/octet-stream")
     db.session.add(job)
-    db.session.commit()
+    # The rows were written just now: enqueueing and presenting them need no read-back.
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
     for output in job.outputs:
         queues.enqueue_step(output.steps[0])
     return job
@@ -133,9 +139,12 @@ def report_progress(step_id: int, fraction: float) -> None:
     db.session.commit()
 
 
-def finish_step(step: Step) -> None:
+def finish_step(step: Step, *, commit: bool = True) -> None:
+    """``commit=False`` when the next commit follows at once (the next step's start, the
+    output's result): it records both."""
     step.status, step.progress, step.finished_at = SUCCEEDED, 100, utcnow()
-    db.session.commit()
+    if commit:
+        db.session.commit()
 
 
 def finish_output(output: Output, *, key: str, fmt: str, size: tuple[int, int], nbytes: int,
@@ -168,9 +177,8 @@ def _finish_job_if_done(job_id: str) -> None:
     job = db.session.execute(
         select(Job).where(Job.id == job_id).with_for_update()
     ).scalar_one()
-    outputs = db.session.execute(
-        select(Output).where(Output.job_id == job_id).order_by(Output.position)
-    ).scalars().all()
+    # Loaded with the job, under its lock (Job.outputs is selectin-loaded).
+    outputs = sorted(job.outputs, key=lambda o: o.position)
     if job.status in FINISHED or any(o.status not in FINISHED for o in outputs):
         db.session.commit()
         return

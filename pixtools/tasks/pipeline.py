@@ -31,6 +31,12 @@ log = logging.getLogger(__name__)
 
 
 def run_steps(step_id: int) -> None:
+    from ..db import db
+
+    # This task is the only writer of its step and output rows, and the job row is re-read
+    # under a lock when the job finishes: keep loaded rows across the task's commits rather
+    # than reading them back after each one (most of a thumbnail's database round trips).
+    db.session().expire_on_commit = False
     step = jobs.load_step(step_id)
     if step is None or step.output.job.status in FINISHED or step.status in FINISHED:
         log.info("nothing to run", extra={"step_id": step_id})
@@ -112,8 +118,11 @@ def _run_from(first: Step) -> None:
         picture.frames = run_operation(
             step.op, step.params, picture.frames, functools.partial(jobs.report_progress, step.id)
         )
-        jobs.finish_step(step)
-        step = _next_step(output, step)
+        following = _next_step(output, step)
+        # Committed by whatever comes next (the next step's start, the stored result),
+        # except before a handoff: the other queue must see this step done.
+        jobs.finish_step(step, commit=following is not None and following.queue != first.queue)
+        step = following
 
     if step is not None:
         # The next step runs on the other queue: hand the picture over losslessly.

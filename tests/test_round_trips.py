@@ -1,0 +1,80 @@
+"""Database round trips of a job: a thumbnail job's upload and steps stay few, and the
+states they record are exactly those of a step-by-step run.
+
+Huey runs the tasks as they are enqueued (immediate mode) on a real SQLite database; every
+statement the engine sends is counted.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from sqlalchemy import event
+
+from pixtools.db import db
+from pixtools.models import Job
+from pixtools.queues import get_queues
+from tests.conftest import make_image
+
+THUMBNAIL = {"outputs": [{"steps": [
+    {"op": "resize", "width": 64, "height": 64},
+    {"op": "convert", "format": "jpeg", "quality": 80},
+]}]}
+
+
+@pytest.fixture
+def statements(app):
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        sent.append(" ".join(statement.split()[:3]).upper())
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    yield sent
+    event.remove(engine, "before_cursor_execute", record)
+
+
+def _post(client, recipe: dict) -> dict:
+    response = client.post(
+        "/api/v1/jobs",
+        data={"file": (io.BytesIO(make_image((200, 150), "JPEG")), "photo.jpg"),
+              "recipe": json.dumps(recipe)},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 202, response.get_json()
+    body: dict = response.get_json()
+    return body
+
+
+def test_upload_answers_from_the_rows_it_wrote(app, statements):
+    body = _post(app.test_client(), THUMBNAIL)  # queues not immediate: only the upload
+    # The job, its output and its two steps are inserted; nothing is read back to answer.
+    assert sorted(statements) == ["INSERT INTO JOBS", "INSERT INTO OUTPUTS",
+                                  "INSERT INTO STEPS", "INSERT INTO STEPS"]
+    assert body["status"] == "queued"
+    assert body["source"]["width"] > 0 and body["expires_at"]
+    assert [s["op"] for s in body["outputs"][0]["steps"]] == ["resize", "convert"]
+
+
+def test_thumbnail_steps_need_few_statements_and_record_every_state(app, statements):
+    queues = get_queues(app)
+    queues.standard.immediate = True
+    try:
+        body = _post(app.test_client(), THUMBNAIL)
+    finally:
+        queues.standard.immediate = False
+    # Before: 36 statements (every commit re-read the step, its output and its job).
+    assert len(statements) <= 20, statements
+    with app.app_context():
+        job = db.session.get(Job, body["id"])
+        assert job is not None and job.status == "succeeded" and job.finished_at
+        output = job.outputs[0]
+        assert output.status == "succeeded" and (output.width, output.height) == (64, 48)
+        for step in output.steps:
+            assert (step.status, step.progress) == ("succeeded", 100)
+            assert step.started_at is not None and step.finished_at is not None
+            assert step.started_at <= step.finished_at
