@@ -134,8 +134,9 @@ def render(r: Results) -> str:
             "WebP q80 method 4, AVIF q80 speed 8 = PixTools' default, 2 in flight)", ""]
     if r.conversions:
         for fmt in ("webp", "avif"):
-            out += _rates({k.split(": ", 1)[1]: v for k, v in r.conversions.items()
-                           if k.startswith(fmt)}, "raw Pillow", f"{fmt} images") + [""]
+            found = {k.split(": ", 1)[1]: v for k, v in r.conversions.items()
+                     if k.startswith(fmt)}
+            out += [*_rates(found, "raw Pillow", f"{fmt} images"), ""]
     out += ["## API under load (wrk, 16 connections, 2 threads, "
             f"{p.wrk_seconds} s × {p.wrk_rounds} rounds)", ""]
     if isinstance(r.api, str):
@@ -150,7 +151,7 @@ def render(r: Results) -> str:
     if r.uploads:
         out += [f"## Uploads ({p.uploads} × 1 MB JPEG × {p.upload_rounds} rounds, 2 in flight, "
                 "consumer paused)", ""]
-        out += _rates(r.uploads, "bare Flask upload", "uploads") + [""]
+        out += [*_rates(r.uploads, "bare Flask upload", "uploads"), ""]
         mbps = {k: v.received / 1e6 / v.seconds for k, v in r.uploads.items()}
         out += ["MB/s: " + ", ".join(f"{k} {v:.1f}" for k, v in mbps.items()), ""]
     if r.rss:
