@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from . import queues
 from .db import db
@@ -103,7 +104,9 @@ def submit(
 
 def get_for_owner(job_id: str, owner: str) -> Job:
     """The job if ``owner`` owns it; otherwise 404, so ids of others' jobs reveal nothing."""
-    job = db.session.get(Job, job_id)
+    # One query for the job, its outputs and their steps (a status request needs them all).
+    job = db.session.get(Job, job_id,
+                         options=[joinedload(Job.outputs).joinedload(Output.steps)])
     if job is None or job.owner != owner:
         raise NotFound(f"No job {job_id!r}: check the id, or it may have expired.")
     return job

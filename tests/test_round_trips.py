@@ -78,3 +78,15 @@ def test_thumbnail_steps_need_few_statements_and_record_every_state(app, stateme
             assert (step.status, step.progress) == ("succeeded", 100)
             assert step.started_at is not None and step.finished_at is not None
             assert step.started_at <= step.finished_at
+
+
+def test_a_status_request_reads_the_job_in_one_query(app, statements):
+    client = app.test_client()
+    created = _post(client, {"outputs": [THUMBNAIL["outputs"][0]] * 3})
+    db.session.remove()  # requests here share the test's session: start from an empty one
+    statements.clear()
+    body = client.get(f"/api/v1/jobs/{created['id']}").get_json()
+    assert [s.split()[0] for s in statements] == ["SELECT"]
+    assert len(body["outputs"]) == 3
+    assert [[s["op"] for s in o["steps"]] for o in body["outputs"]] == [["resize", "convert"]] * 3
+    assert [o["steps"][0]["status"] for o in body["outputs"]] == ["queued"] * 3
