@@ -104,8 +104,9 @@ def submit(
 
 def get_for_owner(job_id: str, owner: str) -> Job:
     """The job if ``owner`` owns it; otherwise 404, so ids of others' jobs reveal nothing."""
-    # One query for the job, its outputs and their steps (a status request needs them all).
-    job = db.session.get(Job, job_id,
+    # One query for the job, its outputs and their steps (a status request needs them all),
+    # always read afresh: rows this session wrote earlier may have changed since.
+    job = db.session.get(Job, job_id, populate_existing=True,
                          options=[joinedload(Job.outputs).joinedload(Output.steps)])
     if job is None or job.owner != owner:
         raise NotFound(f"No job {job_id!r}: check the id, or it may have expired.")
