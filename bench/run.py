@@ -1,6 +1,6 @@
 """The whole benchmark suite in one command; writes ``bench/RESULTS.md``.
 
-    python -m bench.run            # full run (12 photos × 5 rounds, ~15 minutes)
+    python -m bench.run            # full run (~10 minutes)
     python -m bench.run --quick    # fewer photos and rounds, a smaller denoise, for iteration
 
 Needs PostgreSQL and Redis on 127.0.0.1 (as the tests do), ``wrk`` for the API figures
@@ -35,7 +35,10 @@ def main() -> None:
     parser.add_argument("--only", choices=["thumbnails", "conversions", "api", "uploads"],
                         nargs="*", help="run only these parts (no RESULTS.md is written)")
     parser.add_argument("--output", type=Path, default=report.RESULTS)
+    parser.add_argument("--poll-ms", type=float, default=clients.POLL_SECONDS * 1000,
+                        help="how often a client asks for a job's status")
     args = parser.parse_args()
+    clients.POLL_SECONDS = args.poll_ms / 1000
     plan = measures.Plan.quick() if args.quick else measures.Plan.full()
     parts = set(args.only or ["thumbnails", "conversions", "api", "uploads"])
     results = report.Results(plan=plan, quick=args.quick)
