@@ -90,13 +90,7 @@ def submit(
         job.outputs.append(output)
     get_storage(current_app).put(job.source_key, data, "application/octet-stream")
     db.session.add(job)
-    # The rows were written just now: enqueueing and presenting them need no read-back.
-    session = db.session()
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
+    db.session.commit()
     for output in job.outputs:
         queues.enqueue_step(output.steps[0])
     return job
