@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from . import logs, metrics, queues
 from .db import db
@@ -125,7 +126,10 @@ def release_idempotency_key(job: Job) -> None:
 
 def get_for_owner(job_id: str, owner: str) -> Job:
     """The job if ``owner`` owns it; otherwise 404, so ids of others' jobs reveal nothing."""
-    job = db.session.get(Job, job_id)
+    # One query for the job, its outputs and their steps (a status request needs them all),
+    # always read afresh: rows this session wrote earlier may have changed since.
+    job = db.session.get(Job, job_id, populate_existing=True,
+                         options=[joinedload(Job.outputs).joinedload(Output.steps)])
     if job is None or job.owner != owner:
         raise NotFound(f"No job {job_id!r}: check the id, or it may have expired.")
     return job
@@ -204,10 +208,13 @@ def report_progress(step_id: int, fraction: float) -> None:
     db.session.commit()
 
 
-def finish_step(step: Step) -> None:
+def finish_step(step: Step, *, commit: bool = True) -> None:
+    """``commit=False`` when the next commit follows at once (the next step's start, the
+    output's result): it records both."""
     step.status, step.progress, step.finished_at = SUCCEEDED, 100, utcnow()
     step.lease_expires_at = None
-    db.session.commit()
+    if commit:
+        db.session.commit()
 
 
 def hand_over(step: Step, next_step: Step) -> None:
@@ -264,9 +271,8 @@ def _finish_job_if_done(job_id: str) -> bool:
     job = db.session.execute(
         select(Job).where(Job.id == job_id).with_for_update()
     ).scalar_one()
-    outputs = db.session.execute(
-        select(Output).where(Output.job_id == job_id).order_by(Output.position)
-    ).scalars().all()
+    # Loaded with the job, under its lock (Job.outputs is selectin-loaded).
+    outputs = sorted(job.outputs, key=lambda o: o.position)
     if job.status in FINISHED or any(o.status not in FINISHED for o in outputs):
         db.session.commit()
         return False

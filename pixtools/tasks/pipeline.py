@@ -34,6 +34,12 @@ log = logging.getLogger(__name__)
 
 
 def run_steps(step_id: int) -> None:
+    from ..db import db
+
+    # This task is the only writer of its step and output rows, and the job row is re-read
+    # under a lock when the job finishes: keep loaded rows across the task's commits rather
+    # than reading them back after each one (most of a thumbnail's database round trips).
+    db.session().expire_on_commit = False
     step = jobs.load_step(step_id)
     if step is None or step.output.job.status in FINISHED or step.status in FINISHED:
         log.info("nothing to run", extra={"step_id": step_id})
@@ -135,7 +141,8 @@ def _run_from(first: Step, lease: LeaseKeeper) -> None:
         if following is None or following.queue != first.queue:
             break
         lease.check()
-        jobs.finish_step(step)
+        # Committed together with the next step's start: one round trip, not two.
+        jobs.finish_step(step, commit=False)
         jobs.start_step(following)
         lease.hold(following)
         step = following

@@ -1,0 +1,147 @@
+"""What the end-to-end benchmarks send: PixTools jobs, thumbor URLs and raw Pillow work.
+
+Each ``*_batch`` function processes a list of photos with ``CONCURRENCY`` requests (or
+processes) in flight and returns the wall time from the first request to the last result
+received, plus the bytes received.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.pool import Pool
+from pathlib import Path
+from typing import Any
+
+import requests
+from PIL import Image
+
+CONCURRENCY = 2
+POLL_SECONDS = 0.01  # how often a client asks for a job's status
+BOX = (512, 512)
+FINISHED = ("succeeded", "failed")
+
+THUMBNAIL = {"outputs": [{"steps": [
+    {"op": "resize", "width": BOX[0], "height": BOX[1], "mode": "fit"},
+    {"op": "convert", "format": "jpeg", "quality": 80},
+]}]}
+AVIF_SPEED = 8  # PixTools' default (PIXTOOLS_AVIF_SPEED); raw Pillow is given the same
+
+
+def convert_recipe(fmt: str) -> dict[str, Any]:
+    return {"outputs": [{"steps": [{"op": "convert", "format": fmt, "quality": 80}]}]}
+
+
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    if not hasattr(_local, "session"):
+        _local.session = requests.Session()
+    session: requests.Session = _local.session
+    return session
+
+
+def _in_flight(items: Sequence[Any], work: Callable[[Any], int]) -> tuple[float, int]:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        received = sum(pool.map(work, items))
+    return time.perf_counter() - started, received
+
+
+def submit(url: str, data: bytes, recipe: dict[str, Any], name: str = "photo.jpg") -> dict:
+    response = _session().post(f"{url}/api/v1/jobs",
+                               files={"file": (name, data, "image/jpeg")},
+                               data={"recipe": json.dumps(recipe)}, timeout=120)
+    response.raise_for_status()
+    job: dict = response.json()
+    return job
+
+
+def wait(url: str, job: dict, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while job["status"] not in FINISHED:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"job {job['id']} still {job['status']} after {timeout:.0f} s")
+        time.sleep(POLL_SECONDS)
+        job = _session().get(f"{url}/api/v1/jobs/{job['id']}", timeout=30).json()
+    if job["status"] != "succeeded":
+        raise RuntimeError(f"job {job['id']} failed: {job['error']}")
+    return job
+
+
+def pixtools_one(url: str, data: bytes, recipe: dict[str, Any]) -> int:
+    """Upload, wait for the job, download every output; the bytes downloaded."""
+    job = wait(url, submit(url, data, recipe))
+    received = 0
+    for output in job["outputs"]:
+        response = _session().get(output["url"], timeout=60)
+        response.raise_for_status()
+        received += len(response.content)
+    return received
+
+
+def pixtools_batch(url: str, photos: Sequence[bytes], recipe: dict[str, Any]) -> tuple[float, int]:
+    return _in_flight(photos, lambda data: pixtools_one(url, data, recipe))
+
+
+def thumbor_batch(url: str, names: Sequence[str]) -> tuple[float, int]:
+    def one(name: str) -> int:
+        response = _session().get(f"{url}/unsafe/fit-in/{BOX[0]}x{BOX[1]}/{name}", timeout=60)
+        response.raise_for_status()
+        return len(response.content)
+
+    return _in_flight(names, one)
+
+
+def upload_batch(url: str, data: bytes, count: int, path: str,
+                 recipe: dict[str, Any] | None = None) -> tuple[float, int]:
+    """``count`` uploads of ``data`` to ``path`` (a job, or the bare app's upload)."""
+    form = {"recipe": json.dumps(recipe)} if recipe else {}
+
+    def one(_: int) -> int:
+        response = _session().post(url + path, files={"file": ("up.jpg", data, "image/jpeg")},
+                                   data=form, timeout=60)
+        response.raise_for_status()
+        return len(data)
+
+    return _in_flight(range(count), one)
+
+
+# --- raw Pillow: the floor --------------------------------------------------------------
+
+
+def pillow_thumbnail(path: Path) -> int:
+    """Decode (JPEG draft) → fit in the box with LANCZOS → JPEG quality 80."""
+    with Image.open(path) as image:
+        width, height = image.size
+        scale = min(BOX[0] / width, BOX[1] / height)
+        size = (round(width * scale), round(height * scale))
+        image.draft("RGB", size)
+        small = image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    small.save(buffer, "JPEG", quality=80)
+    return len(buffer.getvalue())
+
+
+def pillow_convert(job: tuple[Path, str]) -> int:
+    """Full decode → WebP (quality 80, method 4) or AVIF (quality 80, speed 8)."""
+    path, fmt = job
+    with Image.open(path) as image:
+        rgb = image.convert("RGB")
+    buffer = io.BytesIO()
+    if fmt == "webp":
+        rgb.save(buffer, "WEBP", quality=80, method=4)
+    else:
+        rgb.save(buffer, "AVIF", quality=80, speed=AVIF_SPEED)
+    return len(buffer.getvalue())
+
+
+def pillow_batch(pool: Pool, work: Callable[[Any], int], items: Sequence[Any]) -> tuple[float, int]:
+    started = time.perf_counter()
+    received = sum(pool.imap_unordered(work, items, chunksize=1))
+    return time.perf_counter() - started, received

@@ -1,0 +1,170 @@
+"""Collects the suite's figures and renders ``bench/RESULTS.md``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import PIL
+
+from bench.common import REPO_ROOT
+from bench.measures import Plan, Rate, WrkResult
+from bench.stack import CONSUMER_WORKERS, THUMBOR_VERSION, WEB_WORKERS
+
+RESULTS = REPO_ROOT / "bench" / "RESULTS.md"
+JOB = "GET /api/v1/jobs/<id> (4 outputs)"
+
+
+def _cpu() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
+
+
+def _load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+@dataclass
+class Results:
+    plan: Plan
+    quick: bool
+    started: str = ""
+    load_before: str = ""
+    load_after: str = ""
+    thumbor_problem: str | None = None
+    thumbnails: dict[str, Rate] = field(default_factory=dict)
+    conversions: dict[str, Rate] = field(default_factory=dict)
+    api: dict[str, WrkResult] | str = field(default_factory=dict)
+    uploads: dict[str, Rate] = field(default_factory=dict)
+    rss: dict[str, float] = field(default_factory=dict)
+    denoise: str = ""
+
+    def start(self) -> None:
+        self.started = dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+        self.load_before = _load()
+
+    def finish(self) -> None:
+        self.load_after = _load()
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
+
+
+def _goal(label: str, value: float, goal: str, met: bool) -> str:
+    return f"| {label} | {value:.2f} | {goal} | {'met' if met else 'MISSED'} |"
+
+
+def goals(r: Results) -> list[str]:
+    rows = []
+    t = r.thumbnails
+    ours = t.get("PixTools (local disk)")
+    if ours and "thumbor" in t:
+        ratio = _ratio(ours.per_second, t["thumbor"].per_second)
+        rows.append(_goal("thumbnails: PixTools / thumbor", ratio, "≥ 1.10", ratio >= 1.1))
+    if ours and "raw Pillow" in t:
+        ratio = _ratio(ours.per_second, t["raw Pillow"].per_second)
+        rows.append(_goal("thumbnails: PixTools / raw Pillow", ratio, "≥ 0.95", ratio >= 0.95))
+    for fmt in ("webp", "avif"):
+        if f"{fmt}: PixTools" in r.conversions:
+            ratio = _ratio(r.conversions[f"{fmt}: PixTools"].per_second,
+                           r.conversions[f"{fmt}: raw Pillow"].per_second)
+            rows.append(_goal(f"{fmt.upper()} conversion: PixTools / raw Pillow", ratio,
+                              "≥ 0.90", ratio >= 0.9))
+    if isinstance(r.api, dict) and r.api:
+        job, bare = r.api[JOB], r.api["bare Flask JSON"]
+        ratio = _ratio(job.requests_per_second, bare.requests_per_second)
+        rows.append(_goal("job status req/s / bare endpoint", ratio, "≥ 0.50", ratio >= 0.5))
+        rows.append(_goal("job status p99 (ms)", job.p99_ms, "< 50", job.p99_ms < 50))
+    if r.rss:
+        worker = r.rss["web worker"]
+        rows.append(_goal("API worker peak RSS (MB)", worker, "≤ 150", worker <= 150))
+    return rows
+
+
+def _rates(rates: dict[str, Rate], anchor: str, unit: str) -> list[str]:
+    base = rates[anchor].per_second
+    lines = [f"| system | {unit}/s | ratio to {anchor} | rounds ({unit}/s) |",
+             "| --- | --- | --- | --- |"]
+    for name, rate in rates.items():
+        rounds = ", ".join(f"{x:.1f}" for x in rate.rounds)
+        lines.append(f"| {name} | {rate.per_second:.2f} | {_ratio(rate.per_second, base):.2f} "
+                     f"| {rounds} |")
+    return lines
+
+
+def render(r: Results) -> str:
+    p = r.plan
+    out = [
+        "# PixTools benchmark results",
+        "",
+        f"`python -m bench.run{' --quick' if r.quick else ''}` on {r.started}.",
+        f"Machine: {_cpu()}, {len(os.sched_getaffinity(0))} cores, Python "
+        f"{platform.python_version()}, Pillow {PIL.__version__}; load average "
+        f"{r.load_before} at the start, {r.load_after} at the end (a shared machine: "
+        "every figure is a ratio to an anchor measured in the same run, in alternating rounds).",
+        f"PixTools server mode: gunicorn ({WEB_WORKERS} processes, gunicorn.conf.py), one "
+        f"`pixtools worker standard -w {CONSUMER_WORKERS}`, PostgreSQL, Redis. "
+        f"{clients_line()}",
+        "",
+        "## Goals",
+        "",
+        "| goal | measured | target | |",
+        "| --- | --- | --- | --- |",
+        *goals(r),
+        "",
+        f"## Thumbnails end to end ({p.photos} photos 4000 × 3000 × {p.rounds} rounds, "
+        "fit in 512 × 512, JPEG q80, 2 in flight)",
+        "",
+    ]
+    if r.thumbor_problem:
+        out += [f"thumbor: {r.thumbor_problem}", ""]
+    if r.thumbnails:
+        out += _rates(r.thumbnails, "raw Pillow", "images")
+        if "thumbor" in r.thumbnails:
+            ratio = _ratio(r.thumbnails["PixTools (local disk)"].per_second,
+                           r.thumbnails["thumbor"].per_second)
+            out += ["", f"PixTools (local disk) / thumbor {THUMBOR_VERSION}: {ratio:.2f}"]
+    out += ["", f"## Conversions ({p.convert_photos} photos × {p.convert_rounds} rounds, "
+            "WebP q80 method 4, AVIF q80 speed 8 = PixTools' default, 2 in flight)", ""]
+    if r.conversions:
+        for fmt in ("webp", "avif"):
+            found = {k.split(": ", 1)[1]: v for k, v in r.conversions.items()
+                     if k.startswith(fmt)}
+            out += [*_rates(found, "raw Pillow", f"{fmt} images"), ""]
+    out += ["## API under load (wrk, 16 connections, 2 threads, "
+            f"{p.wrk_seconds} s × {p.wrk_rounds} rounds)", ""]
+    if isinstance(r.api, str):
+        out += [r.api, ""]
+    elif r.api:
+        bare = r.api["bare Flask JSON"].requests_per_second
+        out += ["| endpoint | req/s | ratio to bare | p50 (ms) | p99 (ms) | errors |",
+                "| --- | --- | --- | --- | --- | --- |"]
+        out += [f"| {name} | {w.requests_per_second:.0f} | "
+                f"{_ratio(w.requests_per_second, bare):.2f} | {w.p50_ms:.1f} | "
+                f"{w.p99_ms:.1f} | {w.errors} |" for name, w in r.api.items()] + [""]
+    if r.uploads:
+        out += [f"## Uploads ({p.uploads} × 1 MB JPEG × {p.upload_rounds} rounds, 2 in flight, "
+                "consumer paused)", ""]
+        out += [*_rates(r.uploads, "bare Flask upload", "uploads"), ""]
+        mbps = {k: v.received / 1e6 / v.seconds for k, v in r.uploads.items()}
+        out += ["MB/s: " + ", ".join(f"{k} {v:.1f}" for k, v in mbps.items()), ""]
+    if r.rss:
+        out += ["## Memory (peak RSS over the whole run, local-disk stack)", "",
+                *(f"- {name}: {mb:.0f} MB" for name, mb in r.rss.items()), ""]
+    if r.denoise:
+        out += [f"## Denoise (`python -m bench.denoise_speed {' '.join(p.denoise_args)}`)",
+                "", r.denoise, ""]
+    return "\n".join(out)
+
+
+def clients_line() -> str:
+    from bench import clients
+
+    return (f"Clients poll a job's status every {clients.POLL_SECONDS * 1000:.0f} ms and "
+            "download each result from its URL.")
