@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import resource
 import subprocess
 import sys
@@ -117,6 +118,7 @@ class Result:
     precision: str
     tile: int
     peak_rss_mb: float
+    load: float = 0.0  # 1-minute load average when the run ended: other work skews times
 
     @property
     def per_mp(self) -> float:
@@ -149,8 +151,10 @@ def measure(config: Config, args: argparse.Namespace) -> Result:
     if done.returncode != 0:
         sys.exit(f"{config.label} failed:\n{done.stderr}")
     result = Result(label=config.label, **json.loads(done.stdout.strip().splitlines()[-1]))
+    result.load = os.getloadavg()[0]
     print(
-        f"{config.label}: {result.size} {result.seconds:.1f} s, peak {result.peak_rss_mb:.0f} MB",
+        f"{config.label}: {result.size} {result.seconds:.1f} s, peak {result.peak_rss_mb:.0f} MB, "
+        f"load {result.load:.1f}",
         file=sys.stderr,
         flush=True,
     )
@@ -193,7 +197,9 @@ def main() -> None:
         Config("tiled fp32", first, "fp32", args.tile),
         Config("tiled default", first, "auto", args.tile),
     ]
-    configs += [Config(f"tiled default, tile {t}", first, "auto", t) for t in args.tiles]
+    for t in args.tiles:
+        configs.append(Config(f"tiled fp32, tile {t}", first, "fp32", t))
+        configs.append(Config(f"tiled default, tile {t}", first, "auto", t))
     for mp in more:
         configs.append(Config("tiled default", mp, "auto", args.tile))
         if not args.skip_fp32_large:
@@ -201,12 +207,12 @@ def main() -> None:
     results = [measure(c, args) for c in configs]
 
     print(f"\nDenoising speed, overlap {args.overlap}; {machine_line()}\n")
-    print("| configuration | image | precision | tile | seconds | s/MP | peak RSS (MB) |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| configuration | image | precision | tile | seconds | s/MP | peak RSS (MB) | load |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in results:
         print(
             f"| {r.label} | {r.size} | {r.precision} | {r.tile} | {r.seconds:.1f} "
-            f"| {r.per_mp:.2f} | {r.peak_rss_mb:.0f} |"
+            f"| {r.per_mp:.2f} | {r.peak_rss_mb:.0f} | {r.load:.1f} |"
         )
     untiled, tiled32, tiled_default = results[:3]
     print(
