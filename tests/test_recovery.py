@@ -8,6 +8,8 @@ The chaos tests (``test_chaos.py``) do the same with real processes killed for r
 
 from __future__ import annotations
 
+import datetime
+
 from sqlalchemy import select, update
 
 from tests.conftest import settings_from_env, wait_for
@@ -218,9 +220,11 @@ def test_sweeper_is_a_periodic_task_of_the_standard_queue(app):
     from pixtools.queues import get_queues
 
     queues = get_queues(app)
-    names = sorted(t.name for t in queues.standard.read_periodic(None))
-    assert names == ["sweep_jobs", "sweep_webhooks"]
-    assert queues.ml.read_periodic(None) == []
+    # At the top of an hour every periodic task is due (some run only every 15 minutes).
+    top_of_hour = datetime.datetime(2026, 1, 1, 0, 0)
+    names = sorted(t.name for t in queues.standard.read_periodic(top_of_hour))
+    assert names == ["cleanup", "sweep_jobs", "sweep_webhooks"]
+    assert queues.ml.read_periodic(top_of_hour) == []
 
 
 def test_sweep_ticker_recovers_lost_work_every_interval(desktop_config):
