@@ -11,9 +11,10 @@ from pixtools.gunicorn_conf import child_exit, logconfig_dict, on_starting  # no
 
 bind = ["0.0.0.0:8000"]
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Threads keep a slow upload from holding a whole process; image work runs in the consumers.
+# Threads keep a slow upload, or a client waiting for its job (``?wait=``, at most
+# PIXTOOLS_MAX_WAITERS of them), from holding a whole process; image work runs in consumers.
 worker_class = "gthread"
-threads = 4
+threads = 8
 # Uploads of up to 50 MB on slow links need more than gunicorn's 30 s default.
 timeout = 120
 # On SIGTERM, requests in flight get this long to finish (below Kubernetes' 30 s grace).

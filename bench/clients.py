@@ -21,7 +21,11 @@ import requests
 from PIL import Image
 
 CONCURRENCY = 2
-POLL_SECONDS = 0.01  # how often a client asks for a job's status
+# How a client learns that its job finished: 0 waits for it (``?wait=`` on the submission
+# and the status request, the way PixTools is meant to be used); above 0, polls the status
+# that often (seconds), as a client of a plain polling API would.
+POLL_SECONDS = 0.0
+WAIT_SECONDS = 60
 BOX = (512, 512)
 FINISHED = ("succeeded", "failed")
 
@@ -53,8 +57,15 @@ def _in_flight(items: Sequence[Any], work: Callable[[Any], int]) -> tuple[float,
     return time.perf_counter() - started, received
 
 
-def submit(url: str, data: bytes, recipe: dict[str, Any], name: str = "photo.jpg") -> dict:
-    response = _session().post(f"{url}/api/v1/jobs",
+def auth(key: str | None) -> dict[str, str]:
+    """The header that carries a PixTools API key (server mode requires one)."""
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+def submit(url: str, data: bytes, recipe: dict[str, Any], name: str = "photo.jpg",
+           key: str | None = None) -> dict:
+    query = "" if POLL_SECONDS else f"?wait={WAIT_SECONDS}"
+    response = _session().post(f"{url}/api/v1/jobs{query}", headers=auth(key),
                                files={"file": (name, data, "image/jpeg")},
                                data={"recipe": json.dumps(recipe)}, timeout=120)
     response.raise_for_status()
@@ -62,21 +73,23 @@ def submit(url: str, data: bytes, recipe: dict[str, Any], name: str = "photo.jpg
     return job
 
 
-def wait(url: str, job: dict, timeout: float = 300) -> dict:
+def wait(url: str, job: dict, timeout: float = 300, key: str | None = None) -> dict:
     deadline = time.monotonic() + timeout
     while job["status"] not in FINISHED:
         if time.monotonic() > deadline:
             raise RuntimeError(f"job {job['id']} still {job['status']} after {timeout:.0f} s")
         time.sleep(POLL_SECONDS)
-        job = _session().get(f"{url}/api/v1/jobs/{job['id']}", timeout=30).json()
+        query = "" if POLL_SECONDS else f"?wait={WAIT_SECONDS}"
+        job = _session().get(f"{url}/api/v1/jobs/{job['id']}{query}", headers=auth(key),
+                             timeout=WAIT_SECONDS + 30).json()
     if job["status"] != "succeeded":
         raise RuntimeError(f"job {job['id']} failed: {job['error']}")
     return job
 
 
-def pixtools_one(url: str, data: bytes, recipe: dict[str, Any]) -> int:
+def pixtools_one(url: str, data: bytes, recipe: dict[str, Any], key: str | None) -> int:
     """Upload, wait for the job, download every output; the bytes downloaded."""
-    job = wait(url, submit(url, data, recipe))
+    job = wait(url, submit(url, data, recipe, key=key), key=key)
     received = 0
     for output in job["outputs"]:
         response = _session().get(output["url"], timeout=60)
@@ -85,8 +98,9 @@ def pixtools_one(url: str, data: bytes, recipe: dict[str, Any]) -> int:
     return received
 
 
-def pixtools_batch(url: str, photos: Sequence[bytes], recipe: dict[str, Any]) -> tuple[float, int]:
-    return _in_flight(photos, lambda data: pixtools_one(url, data, recipe))
+def pixtools_batch(url: str, photos: Sequence[bytes], recipe: dict[str, Any],
+                   key: str | None = None) -> tuple[float, int]:
+    return _in_flight(photos, lambda data: pixtools_one(url, data, recipe, key))
 
 
 def thumbor_batch(url: str, names: Sequence[str]) -> tuple[float, int]:
@@ -99,13 +113,14 @@ def thumbor_batch(url: str, names: Sequence[str]) -> tuple[float, int]:
 
 
 def upload_batch(url: str, data: bytes, count: int, path: str,
-                 recipe: dict[str, Any] | None = None) -> tuple[float, int]:
+                 recipe: dict[str, Any] | None = None, key: str | None = None
+                 ) -> tuple[float, int]:
     """``count`` uploads of ``data`` to ``path`` (a job, or the bare app's upload)."""
     form = {"recipe": json.dumps(recipe)} if recipe else {}
 
     def one(_: int) -> int:
         response = _session().post(url + path, files={"file": ("up.jpg", data, "image/jpeg")},
-                                   data=form, timeout=60)
+                                   data=form, headers=auth(key), timeout=60)
         response.raise_for_status()
         return len(data)
 

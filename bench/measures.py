@@ -82,10 +82,10 @@ def thumbnails(plan: Plan, paths: list[Path], local: Stack, s3: Stack, thumbor: 
         data = [path.read_bytes() for path in chosen]
         found: dict[str, Callable[[], tuple[float, int]]] = {
             "PixTools (local disk)": lambda: clients.pixtools_batch(local.url, data,
-                                                                    clients.THUMBNAIL),
+                                                                    clients.THUMBNAIL, local.key),
             "raw Pillow": lambda: clients.pillow_batch(pool, clients.pillow_thumbnail, chosen),
             "PixTools (moto S3)": lambda: clients.pixtools_batch(s3.url, data,
-                                                                 clients.THUMBNAIL),
+                                                                 clients.THUMBNAIL, s3.key),
         }
         if thumbor is not None:
             names = [path.name for path in chosen]
@@ -106,7 +106,8 @@ def conversions(plan: Plan, paths: list[Path], local: Stack, pool: Pool) -> dict
         jobs = [(path, fmt) for path in chosen]
         rates.update({
             f"{fmt}: {name}": rate for name, rate in alternate(plan.convert_rounds, {
-                "PixTools": lambda r=recipe: clients.pixtools_batch(local.url, data, r),
+                "PixTools": lambda r=recipe: clients.pixtools_batch(local.url, data, r,
+                                                                           local.key),
                 "raw Pillow": lambda j=jobs: clients.pillow_batch(pool, clients.pillow_convert,
                                                                   j),
             }, len(chosen)).items()})
@@ -131,8 +132,10 @@ def _ms(text: str) -> float:
     return float(found.group(1)) * _UNITS[found.group(2)]
 
 
-def wrk(url: str, seconds: int) -> WrkResult:
-    done = subprocess.run(["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", url],
+def wrk(url: str, seconds: int, key: str | None = None) -> WrkResult:
+    headers = [arg for name, value in clients.auth(key).items()
+               for arg in ("-H", f"{name}: {value}")]
+    done = subprocess.run(["wrk", "-t2", "-c16", f"-d{seconds}s", "--latency", *headers, url],
                           capture_output=True, text=True, check=True)
     out = done.stdout
     if "Requests/sec" not in out or "99%" not in out:
@@ -159,7 +162,8 @@ def api(plan: Plan, photo: Path, local: Stack, bare: Stack) -> dict[str, WrkResu
     if shutil.which("wrk") is None:
         return "wrk is not installed (Debian: apt-get install -y wrk)"
     print("api", file=sys.stderr)
-    job = clients.wait(local.url, clients.submit(local.url, photo.read_bytes(), FOUR_OUTPUTS))
+    job = clients.wait(local.url, clients.submit(local.url, photo.read_bytes(), FOUR_OUTPUTS,
+                                                 key=local.key), key=local.key)
     targets = {
         "bare Flask JSON": f"{bare.url}/health",
         "GET /api/health": f"{local.url}/api/health",
@@ -169,7 +173,8 @@ def api(plan: Plan, photo: Path, local: Stack, bare: Stack) -> dict[str, WrkResu
     names = list(targets)
     for number in range(plan.wrk_rounds):
         for name in names[number % 3:] + names[:number % 3]:
-            runs[name].append(wrk(targets[name], plan.wrk_seconds))
+            key = local.key if targets[name].startswith(local.url + "/api/v1") else None
+            runs[name].append(wrk(targets[name], plan.wrk_seconds, key))
             print(f"  {name}: {runs[name][-1]}", file=sys.stderr, flush=True)
     return {name: WrkResult(
         requests_per_second=sum(r.requests_per_second for r in found) / len(found),
@@ -188,7 +193,7 @@ def uploads(plan: Plan, data: bytes, local: Stack, bare: Stack) -> dict[str, Rat
             "bare Flask upload": lambda: clients.upload_batch(bare.url, data, plan.uploads,
                                                               "/upload"),
             "POST /api/v1/jobs": lambda: clients.upload_batch(
-                local.url, data, plan.uploads, "/api/v1/jobs", clients.THUMBNAIL),
+                local.url, data, plan.uploads, "/api/v1/jobs", clients.THUMBNAIL, local.key),
         }, plan.uploads)
     finally:
         local.pause_consumer(False)

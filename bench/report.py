@@ -166,5 +166,9 @@ def render(r: Results) -> str:
 def clients_line() -> str:
     from bench import clients
 
-    return (f"Clients poll a job's status every {clients.POLL_SECONDS * 1000:.0f} ms and "
-            "download each result from its URL.")
+    if clients.POLL_SECONDS:
+        how = f"poll a job's status every {clients.POLL_SECONDS * 1000:.0f} ms"
+    else:
+        how = (f"submit with `?wait={clients.WAIT_SECONDS}` (the answer comes when the job "
+               "has finished)")
+    return f"Clients {how} and download each result from its URL."

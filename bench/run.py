@@ -36,7 +36,8 @@ def main() -> None:
                         nargs="*", help="run only these parts (no RESULTS.md is written)")
     parser.add_argument("--output", type=Path, default=report.RESULTS)
     parser.add_argument("--poll-ms", type=float, default=clients.POLL_SECONDS * 1000,
-                        help="how often a client asks for a job's status")
+                        help="poll a job's status this often instead of waiting for it "
+                             "with ?wait= (0, the default, waits)")
     args = parser.parse_args()
     clients.POLL_SECONDS = args.poll_ms / 1000
     plan = measures.Plan.quick() if args.quick else measures.Plan.full()

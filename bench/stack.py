@@ -124,6 +124,7 @@ class Stack:
     web: Proc
     consumer: Proc | None = None
     env: dict[str, str] = field(default_factory=dict)
+    key: str | None = None  # a PixTools API key (server mode requires one)
 
     def web_workers(self) -> list[int]:
         return self.web.children()
@@ -208,6 +209,11 @@ def pixtools_stack(name: str, storage: str = "local") -> Iterator[Stack]:
         subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
                        cwd=REPO_ROOT, env={**os.environ, **env}, check=True,
                        capture_output=True)
+        made = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "pixtools",
+                               "apikey", "create", "--name", "bench"], cwd=REPO_ROOT,
+                              env={**os.environ, **env}, check=True, capture_output=True,
+                              text=True)
+        key = made.stdout.strip().splitlines()[-1]
         port = free_port()
         web = start(f"{name}-gunicorn", gunicorn_args("wsgi:app", port), env)
         stack.callback(web.stop)
@@ -216,7 +222,7 @@ def pixtools_stack(name: str, storage: str = "local") -> Iterator[Stack]:
         stack.callback(consumer.stop)
         url = f"http://127.0.0.1:{port}"
         wait_http(url + "/api/health")
-        yield Stack(url=url, web=web, consumer=consumer, env=env)
+        yield Stack(url=url, web=web, consumer=consumer, env=env, key=key)
 
 
 @contextlib.contextmanager

@@ -38,6 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         db,
         downloads,
         errors,
+        events,
         health,
         identity,
         limits,
@@ -54,6 +55,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     storage.init_app(app)
     queues.init_app(app)
+    events.init_app(app)
     logs.init_app(app)  # first: every request gets its id, whatever refuses it later
     metrics.init_app(app)
     uploads.init_app(app)  # bounds request bodies before anything reads a form

@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask.typing import ResponseReturnValue
 
-from . import bundles, idempotency, jobs, limits, operations, presenters, uploads
+from . import bundles, events, idempotency, jobs, limits, operations, presenters, uploads
 from . import recipe as recipes
 from .errors import BadRequest
 from .identity import current_owner
+from .models import FINISHED, Job
 from .webhooks import targets as webhook_targets
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -45,6 +46,7 @@ def create_job() -> ResponseReturnValue:
         request.form, owner=current_owner(), base_url=request.host_url
     )
     upload = read_upload()
+    wait = events.parse_wait(request.args.get("wait"))
     limits.check_capacity(limits.recipe_queues(recipe))
     job, created = idempotency.submit(
         key,
@@ -55,6 +57,8 @@ def create_job() -> ResponseReturnValue:
         recipe=recipe,
         webhook=webhook,
     )
+    if wait:
+        job = _finished_or_current(job.id, wait)
     body = presenters.job_json(job)
     if webhook is not None:
         # Shown only to the submitter (and again on an idempotent replay, whose first answer
@@ -67,9 +71,17 @@ def create_job() -> ResponseReturnValue:
     return response
 
 
+def _finished_or_current(job_id: str, wait: float) -> Job:
+    """The job once it has finished, or as it is after ``wait`` seconds (``?wait=``)."""
+    owner = current_owner()
+    return events.wait_until(lambda: jobs.get_for_owner(job_id, owner),
+                             lambda job: job.status in FINISHED, job_id=job_id, seconds=wait)
+
+
 @bp.get("/jobs/<job_id>")
 def get_job(job_id: str) -> ResponseReturnValue:
-    return jsonify(presenters.job_json(jobs.get_for_owner(job_id, current_owner())))
+    job = _finished_or_current(job_id, events.parse_wait(request.args.get("wait")))
+    return jsonify(presenters.job_json(job))
 
 
 @bp.delete("/jobs/<job_id>")

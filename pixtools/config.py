@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     proxy_hops: int = Field(0, ge=0, le=5)
     avif_speed: int = Field(8, ge=0, le=10)
     max_files_per_upload: int = Field(20, ge=1, le=500)
+    # Requests that may wait for a job at once (``?wait=``), per web process: each holds a
+    # thread, so keep it below gunicorn's threads (gunicorn.conf.py runs 8).
+    max_waiters: int = Field(6, ge=0, le=1000)
     # Moves the clock the app uses to judge expiry; tests set it instead of waiting a day.
     clock_offset_seconds: float = Field(0.0, allow_inf_nan=False)
 

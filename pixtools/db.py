@@ -20,7 +20,10 @@ class Base(DeclarativeBase):
     pass
 
 
-db = SQLAlchemy(model_class=Base)
+# Rows stay loaded across commits: reading every attribute back after each commit was most
+# of a submission's round trips. Where another transaction may have changed a row, it is
+# read afresh explicitly (``jobs.get_for_owner``, the job lock in ``jobs.finalise``).
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 
 

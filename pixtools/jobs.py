@@ -12,11 +12,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import case, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
-from . import logs, metrics, queues
+from . import events, logs, metrics, queues
 from .db import db
 from .errors import Conflict, NotFound
 from .imaging import ImageInfo
@@ -101,6 +102,7 @@ def submit(
             Step(position=i, op=s.op, params=s.params, queue=s.queue, status=QUEUED, progress=0)
             for i, s in enumerate(steps)
         ]
+        output.steps[0].enqueued_at = now  # enqueued right after the commit (see _enqueue)
         job.outputs.append(output)
     storage = get_storage(current_app)
     storage.put(job.source_key, data, "application/octet-stream")
@@ -147,7 +149,9 @@ def list_for_owner(owner: str, *, limit: int) -> list[Job]:
 
 
 def load_step(step_id: int) -> Step | None:
-    return db.session.get(Step, step_id)
+    """The step with its output and job, in one query (a task needs all three)."""
+    return db.session.get(Step, step_id,
+                          options=[joinedload(Step.output).joinedload(Output.job)])
 
 
 def _lease_until(now: datetime) -> datetime:
@@ -157,15 +161,18 @@ def _lease_until(now: datetime) -> datetime:
 def claim_step(step_id: int) -> Step | None:
     """Take a queued step for this worker; None if it is not queued (a duplicate delivery)."""
     now = utcnow()
-    claimed = _update(
-        Step, [Step.id == step_id, Step.status == QUEUED], status=RUNNING,
-        attempts=Step.attempts + 1, lease_expires_at=_lease_until(now), started_at=now,
-        finished_at=None, progress=0, error=None)
-    if claimed != 1:
+    # Conditional, so that of two deliveries of one step only one runs it; RETURNING
+    # refreshes the loaded row in the same round trip.
+    step = db.session.scalars(
+        update(Step).where(Step.id == step_id, Step.status == QUEUED).values(
+            status=RUNNING, attempts=Step.attempts + 1, lease_expires_at=_lease_until(now),
+            started_at=now, finished_at=None, progress=0, error=None,
+        ).returning(Step),
+        execution_options={"populate_existing": True},
+    ).one_or_none()
+    if step is None:
         db.session.commit()
         return None
-    step = db.session.get(Step, step_id, populate_existing=True)
-    assert step is not None
     _mark_running(step)
     db.session.commit()
     return step
@@ -219,6 +226,7 @@ def finish_step(step: Step, *, commit: bool = True) -> None:
 
 def hand_over(step: Step, next_step: Step) -> None:
     """``step`` is done and its image stored for ``next_step``: queue that on its own queue."""
+    next_step.enqueued_at = utcnow()
     finish_step(step)
     _enqueue([next_step])
 
@@ -264,46 +272,61 @@ def fail_step(step: Step, reason: str, *, dead_letter: bool = False,
 
 
 def _finish_job_if_done(job_id: str) -> bool:
-    """Finish the job if all its outputs ended; True only for the one call that did it."""
-    # Lock the job row so that two outputs finishing at once finalise it exactly once; the
-    # conditional UPDATE keeps that true on SQLite, which has no row locks.
-    db.session.expire_all()
-    job = db.session.execute(
-        select(Job).where(Job.id == job_id).with_for_update()
-    ).scalar_one()
-    # Loaded with the job, under its lock (Job.outputs is selectin-loaded).
-    outputs = sorted(job.outputs, key=lambda o: o.position)
-    if job.status in FINISHED or any(o.status not in FINISHED for o in outputs):
+    """Finish the job if all its outputs ended; True only for the one call that did it.
+
+    One conditional UPDATE decides, so that several finalisers (two outputs ending at once,
+    the sweeper) finish a job exactly once: it matches only while the job is unfinished and
+    none of its outputs is. Each finaliser runs after committing its own output, so the
+    last of them sees every output ended; PostgreSQL re-checks the job's status after
+    waiting for a competing finaliser's row lock, and SQLite writes one at a time.
+    """
+    unfinished = exists().where(Output.job_id == job_id, Output.status.not_in(FINISHED))
+    failed = exists().where(Output.job_id == job_id, Output.status == FAILED)
+    now = utcnow()
+    status = db.session.scalars(
+        update(Job).where(Job.id == job_id, Job.status.not_in(FINISHED), ~unfinished)
+        .values(status=case((failed, FAILED), else_=SUCCEEDED), finished_at=now)
+        .returning(Job.status)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    if status is None:
         db.session.commit()
         return False
-    failed = [o for o in outputs if o.status == FAILED]
-    values: dict[str, Any] = {"status": FAILED if failed else SUCCEEDED, "finished_at": utcnow()}
-    if failed:
-        values["error"] = "; ".join(
+    job = db.session.get(Job, job_id)  # loaded already by the task that got here
+    assert job is not None
+    set_committed_value(job, "status", status)
+    set_committed_value(job, "finished_at", now)
+    if job.status == FAILED:
+        outputs = db.session.scalars(
+            select(Output).where(Output.job_id == job_id).order_by(Output.position),
+            execution_options={"populate_existing": True},
+        ).all()
+        job.error = "; ".join(
             f"output {o.position + 1}: {o.error}" if len(outputs) > 1 else str(o.error)
-            for o in failed
+            for o in outputs if o.status == FAILED
         )
-    # Synchronised into ``job``, so what runs next in this transaction sees the final state.
-    done = db.session.execute(
-        update(Job).where(Job.id == job_id, Job.status.not_in(FINISHED)).values(**values)
-    ).rowcount == 1  # type: ignore[attr-defined]
     # Recorded in the same transaction, by the one call that finalised: one event per job.
-    delivery = webhook_delivery.create(job) if done else None
+    delivery = webhook_delivery.create(job)
     db.session.commit()
-    if done:
-        metrics.record_job_finished(job.status)
-        log.info("job finished", extra={"job_id": job.id, "status": job.status})
+    events.get_events().announce(job_id)
+    metrics.record_job_finished(job.status)
+    log.info("job finished", extra={"job_id": job.id, "status": job.status})
     if delivery is not None:
         webhook_delivery.enqueue_safely(delivery.id)
-    return bool(done)
+    return True
 
 
 finalise = _finish_job_if_done
 
 
 def _enqueue(steps: Iterable[Step]) -> list[int]:
-    """Hand committed steps to their queues; one that cannot be reached (Redis down) keeps
-    ``enqueued_at`` NULL, and the sweeper enqueues it later. Returns the ids enqueued."""
+    """Hand committed steps to their queues; returns the ids enqueued.
+
+    Callers commit each step with ``enqueued_at`` already set, which saves a round trip per
+    hand-over. One whose queue cannot be reached (Redis down) gets ``enqueued_at`` NULL, and
+    the sweeper enqueues it later; so does one lost to a crash between commit and enqueue,
+    once the sweeper finds it in neither state nor queue.
+    """
     sent, unsent = [], []
     for step in steps:
         try:
@@ -314,10 +337,9 @@ def _enqueue(steps: Iterable[Step]) -> list[int]:
             unsent.append(step.id)
         else:
             sent.append(step.id)
-    for ids, when in ((sent, utcnow()), (unsent, None)):
-        if ids:
-            _update(Step, [Step.id.in_(ids)], enqueued_at=when)
-    db.session.commit()
+    if unsent:
+        _update(Step, [Step.id.in_(unsent)], enqueued_at=None)
+        db.session.commit()
     return sent
 
 
@@ -388,6 +410,7 @@ def retry(job: Job) -> list[Step]:
             step.started_at = step.finished_at = step.lease_expires_at = None
             step.enqueued_at = None
         output.status, output.error = QUEUED, None
+        restart.enqueued_at = utcnow()
         restarts.append(restart)
     job.status, job.error, job.finished_at = QUEUED, None, None
     _update(DeadLetter, [DeadLetter.job_id == job.id, DeadLetter.retried_at.is_(None)],

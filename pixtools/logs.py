@@ -146,16 +146,9 @@ def current_request_id() -> str | None:
     return value if isinstance(value, str) else None
 
 
-def job_log_context(job_id: str) -> dict[str, Any]:
+def job_log_context(job: Any) -> dict[str, Any]:
     """The fields that name a job in its tasks' log lines: its id and its request id."""
-    from sqlalchemy import select
-
-    from .db import db
-    from .models import Job
-
-    # A column query: loading the Job object here would keep it in the caller's session.
-    request_id = db.session.scalar(select(Job.request_id).where(Job.id == job_id))
-    return {"job_id": job_id, "request_id": request_id}
+    return {"job_id": job.id, "request_id": job.request_id}
 
 
 def accept_request_id(value: str | None) -> str:

@@ -100,4 +100,4 @@ def get_queues(app: Flask | None = None) -> Queues:
 def enqueue_step(step: Any) -> None:
     """Hand ``step`` (committed already) to the consumer pool of its queue."""
     # The job's ids travel with the task, so every log line of the task names them.
-    get_queues().run_steps[step.queue](step.id, log_context=job_log_context(step.output.job_id))
+    get_queues().run_steps[step.queue](step.id, log_context=job_log_context(step.output.job))

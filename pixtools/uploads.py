@@ -6,9 +6,11 @@ refused by the other with the same message.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
+from typing import IO
 
-from flask import Flask, current_app, request
+from flask import Flask, Request, current_app, request
 from werkzeug.datastructures import FileStorage
 
 from . import imaging
@@ -21,10 +23,29 @@ ENVELOPE_BYTES = 256 * 1024
 MULTI_FILE_ENDPOINTS = frozenset({"web.create_jobs"})
 
 
+class UploadRequest(Request):
+    """Keeps a one-image request's file in memory while the form is parsed.
+
+    ``read`` takes the whole image into memory next anyway: Werkzeug's default, a
+    temporary file for anything over 500 KB, would only write it to disk and read it back.
+    Larger bodies (several images for the page) still go to a temporary file.
+    """
+
+    def _get_file_stream(self, total_content_length: int | None, content_type: str | None,
+                         filename: str | None = None,
+                         content_length: int | None = None) -> IO[bytes]:
+        one_image = current_app.extensions["pixtools.settings"].max_upload_bytes + ENVELOPE_BYTES
+        if total_content_length is not None and total_content_length <= one_image:
+            return io.BytesIO()
+        return super()._get_file_stream(total_content_length, content_type, filename,
+                                        content_length)
+
+
 def init_app(app: Flask) -> None:
     """Bound every request body; registered first, before anything reads a form."""
     settings = app.extensions["pixtools.settings"]
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes + ENVELOPE_BYTES
+    app.request_class = UploadRequest
 
     @app.before_request
     def _allow_several_files() -> None:

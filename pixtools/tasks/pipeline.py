@@ -34,12 +34,8 @@ log = logging.getLogger(__name__)
 
 
 def run_steps(step_id: int) -> None:
-    from ..db import db
-
     # This task is the only writer of its step and output rows, and the job row is re-read
-    # under a lock when the job finishes: keep loaded rows across the task's commits rather
-    # than reading them back after each one (most of a thumbnail's database round trips).
-    db.session().expire_on_commit = False
+    # under a lock when the job finishes: rows loaded here stay valid across its commits.
     step = jobs.load_step(step_id)
     if step is None or step.output.job.status in FINISHED or step.status in FINISHED:
         log.info("nothing to run", extra={"step_id": step_id})
