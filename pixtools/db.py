@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +12,12 @@ from flask_migrate import upgrade as migrate_upgrade
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# A pooled connection idle this long is tested before use (see ``_ping_when_idle``).
+PING_AFTER_IDLE_SECONDS = 10.0
 
 
 class Base(DeclarativeBase):
@@ -47,15 +51,42 @@ def engine_url(url: str) -> str:
     return url
 
 
+def _ping_when_idle(engine: Engine) -> None:
+    """Test a pooled connection before use only when it has been idle a while.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: one more round trip for every
+    request and task. A connection in steady use has just proved itself; one left idle is
+    the one a database restart or an idle timeout has most likely cut, and a failed ping
+    makes the pool replace it before the caller sees anything.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+        except Exception as exc:
+            raise DisconnectionError("idle connection was closed") from exc
+
+
 def init_app(app: Flask) -> None:
     settings = app.extensions["pixtools.settings"]
     url = engine_url(settings.effective_database_url)
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     app.config["SQLALCHEMY_DATABASE_URI"] = url
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR))
+    with app.app_context():
+        _ping_when_idle(db.engine)
 
 
 def upgrade(app: Flask) -> None:

@@ -80,6 +80,8 @@ def _init_rate_limit(app: Flask) -> None:
         key_prefix=settings.queue_prefix,
         headers_enabled=False,
     )
+    # Checked before anything else the limiter does per request: reads cost no rate work.
+    limiter.request_filter(_not_a_submission)
     app.extensions["pixtools.limiter"] = limiter
     app.register_error_handler(RateLimitExceeded, _rate_limited)
 

@@ -75,9 +75,8 @@ def test_an_unreachable_redis_neither_fails_announcing_nor_listening():
 
 def test_waiter_slots_are_bounded():
     notices = MemoryEvents(max_waiters=1)
-    with notices.waiter_slot() as first:
-        with notices.waiter_slot() as second:
-            assert (first, second) == (True, False)
+    with notices.waiter_slot() as first, notices.waiter_slot() as second:
+        assert (first, second) == (True, False)
     with notices.waiter_slot() as again:
         assert again is True
 
@@ -89,7 +88,8 @@ def test_waiter_slots_are_bounded():
 def test_a_bad_wait_is_refused_before_anything_is_stored(client, raw):
     status, body = _submit(client, f"?wait={raw}")
     assert status == 400
-    assert body["error"] == "bad_request" and "'wait' must be a number of seconds" in body["message"]
+    assert body["error"] == "bad_request"
+    assert "'wait' must be a number of seconds" in body["message"]
     jobs = client.get("/api/v1/jobs/nonexistent?wait=" + raw)
     assert jobs.status_code == 400
 
@@ -110,7 +110,7 @@ def test_status_wait_answers_when_the_job_finishes(app, client, slow_recheck):
 
 
 def test_status_wait_gives_up_after_the_time_asked(client):
-    status, job = _submit(client)
+    _status, job = _submit(client)
     started = time.monotonic()
     response = client.get(f"/api/v1/jobs/{job['id']}?wait=1.5")
     assert response.status_code == 200 and response.get_json()["status"] == "queued"
@@ -123,7 +123,7 @@ def test_no_free_waiter_slot_answers_at_once(desktop_config):
     app = create_app({**desktop_config, "max_waiters": 0})
     db.upgrade(app)
     client = app.test_client()
-    status, job = _submit(client)
+    _status, job = _submit(client)
     started = time.monotonic()
     response = client.get(f"/api/v1/jobs/{job['id']}?wait=30")
     assert response.get_json()["status"] == "queued"
