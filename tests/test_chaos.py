@@ -102,6 +102,7 @@ def check_results(app: Any, job_id: str, expected: dict[int, tuple[str, str, tup
     from pixtools.storage import get_storage
 
     storage = get_storage(app)
+    db.session.expire_all()  # the consumers changed these rows since this session read them
     job = db.session.get(Job, job_id)
     keys = set(storage.keys(f"jobs/{job_id}/"))
     wanted = {f"jobs/{job_id}/source"} | {f"jobs/{job_id}/outputs/{n}/{name}"
@@ -217,6 +218,7 @@ def test_kill_9_the_ml_consumer_mid_denoise(server_app, server_env, spawn, capsy
     from pixtools.db import db
     from pixtools.models import Job
 
+    db.session.expire_all()  # the consumers changed these rows since this session read them
     job = db.session.get(Job, watch.job_ids[0])
     denoise, convert = job.outputs[0].steps
     assert (denoise.attempts, convert.attempts) == (2, 1)
