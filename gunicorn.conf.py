@@ -7,7 +7,12 @@ of processes comes from ``WEB_CONCURRENCY``, the variable gunicorn and most plat
 import os
 
 # JSON logs and multiprocess metrics (PROMETHEUS_MULTIPROC_DIR): see pixtools/gunicorn_conf.py.
-from pixtools.gunicorn_conf import child_exit, logconfig_dict, on_starting  # noqa: F401
+from pixtools.gunicorn_conf import (  # noqa: F401
+    child_exit,
+    logconfig_dict,
+    on_starting,
+    post_fork,
+)
 
 bind = ["0.0.0.0:8000"]
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

@@ -1,0 +1,30 @@
+"""gunicorn's configuration: the hooks it wires and the malloc arena cap of each worker."""
+
+from __future__ import annotations
+
+import runpy
+import subprocess
+import sys
+
+from pixtools import gunicorn_conf
+from tests.conftest import REPO
+
+
+def test_the_config_file_wires_every_hook():
+    config = runpy.run_path(str(REPO / "gunicorn.conf.py"))
+    for hook in ("on_starting", "post_fork", "child_exit"):
+        assert config[hook] is getattr(gunicorn_conf, hook)
+    assert config["worker_class"] == "gthread" and config["threads"] == 8
+
+
+def test_arenas_are_capped_on_glibc():
+    # In a child process: the cap would otherwise stay on for the rest of the test session.
+    code = "from pixtools.gunicorn_conf import cap_malloc_arenas; print(cap_malloc_arenas())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env={"PATH": "/usr/bin:/bin"})
+    assert done.stdout.strip() == "True"
+
+
+def test_the_operators_malloc_setting_wins(monkeypatch):
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert gunicorn_conf.cap_malloc_arenas() is False
