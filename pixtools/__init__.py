@@ -40,6 +40,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         errors,
         events,
         health,
+        hotcache,
         identity,
         limits,
         logs,
@@ -56,6 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     storage.init_app(app)
     queues.init_app(app)
     events.init_app(app)
+    hotcache.init_app(app)
     logs.init_app(app)  # first: every request gets its id, whatever refuses it later
     metrics.init_app(app)
     uploads.init_app(app)  # bounds request bodies before anything reads a form

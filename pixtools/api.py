@@ -80,8 +80,15 @@ def _finished_or_current(job_id: str, wait: float) -> Job:
 
 @bp.get("/jobs/<job_id>")
 def get_job(job_id: str) -> ResponseReturnValue:
-    job = _finished_or_current(job_id, events.parse_wait(request.args.get("wait")))
-    return jsonify(presenters.job_json(job))
+    wait = events.parse_wait(request.args.get("wait"))
+    # Finished jobs are polled most and change least: their answer is kept briefly.
+    cached = presenters.cached_finished(job_id, current_owner())
+    if cached is not None:
+        return current_app.response_class(cached, mimetype="application/json")
+    job = _finished_or_current(job_id, wait)
+    response = jsonify(presenters.job_json(job))
+    presenters.remember_finished(job, response.get_data())
+    return response
 
 
 @bp.delete("/jobs/<job_id>")

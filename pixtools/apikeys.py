@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
+from . import hotcache
 from .db import db
 from .models import UTCDateTime, utcnow
 
@@ -78,15 +79,22 @@ def revoke(key_id: str) -> ApiKey | None:
     if record is not None and record.revoked_at is None:
         record.revoked_at = utcnow()
         db.session.commit()
+        hotcache.get_cache().forget("apikey", record.key_hash)
     return record
 
 
-def authenticate(secret: str) -> ApiKey | None:
-    """The live key whose secret this is, or ``None`` (unknown, malformed or revoked)."""
+def authenticate(secret: str) -> str | None:
+    """The owner of the live key whose secret this is, or ``None`` (unknown, malformed or
+    revoked). Answers are kept briefly in the hot cache; ``revoke`` drops them at once."""
     if not secret.startswith(PREFIX) or len(secret) > 200:
         return None
+    key_hash = digest(secret)
+    cache = hotcache.get_cache()
+    cached = cache.get("apikey", key_hash)
+    if cached is not None:
+        return cached.decode()
     record = db.session.execute(
-        select(ApiKey).where(ApiKey.key_hash == digest(secret))
+        select(ApiKey).where(ApiKey.key_hash == key_hash)
     ).scalar_one_or_none()
     if record is None or record.revoked_at is not None:
         return None
@@ -94,4 +102,6 @@ def authenticate(secret: str) -> ApiKey | None:
     if record.last_used_at is None or now - record.last_used_at > LAST_USED_RESOLUTION:
         record.last_used_at = now
         db.session.commit()
-    return record
+    # Kept for less than LAST_USED_RESOLUTION, so "last used" stays that precise.
+    cache.put("apikey", key_hash, record.owner.encode())
+    return record.owner

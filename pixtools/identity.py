@@ -72,13 +72,13 @@ def _load_owner(app: Flask) -> None:
         return
     secret = presented_key() if on_api else None
     if secret is not None:
-        key = apikeys.authenticate(secret)
-        if key is None:
+        key_owner = apikeys.authenticate(secret)
+        if key_owner is None:
             raise Unauthorized(
                 "The API key was not accepted: it is unknown or has been revoked. "
                 "Ask the operator for a valid one."
             )
-        g.owner, g.auth = key.owner, BY_KEY
+        g.owner, g.auth = key_owner, BY_KEY
         return
     owner = _cookie_owner(app)
     if owner is not None:

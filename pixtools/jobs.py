@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import events, logs, metrics, queues
+from . import events, hotcache, logs, metrics, queues
 from .db import db
 from .errors import Conflict, NotFound
 from .imaging import ImageInfo
@@ -416,6 +416,7 @@ def retry(job: Job) -> list[Step]:
     _update(DeadLetter, [DeadLetter.job_id == job.id, DeadLetter.retried_at.is_(None)],
             retried_at=utcnow())
     db.session.commit()
+    hotcache.get_cache().forget("job", job.id)
     _enqueue(restarts)
     return restarts
 
@@ -449,9 +450,11 @@ def expire(job: Job) -> None:
     for output in job.outputs:
         output.result_key = None  # nothing left to sign a download link for
     db.session.commit()
+    hotcache.get_cache().forget("job", job.id)
 
 
 def delete(job: Job) -> None:
     get_storage(current_app).delete_prefix(f"jobs/{job.id}/")
     db.session.delete(job)
     db.session.commit()
+    hotcache.get_cache().forget("job", job.id)

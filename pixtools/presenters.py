@@ -10,8 +10,9 @@ from urllib.parse import urljoin
 
 from flask import current_app, request
 
+from . import hotcache
 from .imaging import CONTENT_TYPES, EXTENSIONS
-from .models import SUCCEEDED, Job, Output
+from .models import FAILED, SUCCEEDED, Job, Output, utcnow
 from .recipe import options_of
 from .storage import get_storage
 
@@ -101,3 +102,28 @@ def job_json(job: Job) -> dict[str, Any]:
         },
         "outputs": [output_json(job, output) for output in job.outputs],
     }
+
+
+# --- finished jobs' answers, kept briefly (see ``hotcache``) ------------------------------
+
+
+def cached_finished(job_id: str, owner: str) -> bytes | None:
+    """The stored JSON answer for ``owner``'s finished job, or None (not kept, or not theirs:
+    the database then answers, with a 404 for someone else's job)."""
+    raw = hotcache.get_cache().get("job", job_id, variant=request.host_url)
+    if raw is None:
+        return None
+    cached_owner, _, body = raw.partition(b"\n")
+    return body if cached_owner == owner.encode() else None
+
+
+def remember_finished(job: Job, body: bytes) -> None:
+    """Keep a finished job's answer, while its links stay valid for long enough."""
+    if job.status not in (SUCCEEDED, FAILED):
+        return
+    settings = current_app.extensions["pixtools.settings"]
+    # A kept answer is served for at most this long: its links have 3/4 of their life left.
+    ttl = min(settings.signed_url_ttl_seconds / 4, (job.expires_at - utcnow()).total_seconds())
+    if ttl >= 1:
+        hotcache.get_cache().put("job", job.id, job.owner.encode() + b"\n" + body,
+                                 variant=request.host_url, ttl=ttl)
