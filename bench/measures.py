@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import shutil
+import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.pool import Pool
@@ -94,6 +96,54 @@ def thumbnails(plan: Plan, paths: list[Path], local: Stack, s3: Stack, thumbor: 
 
     alternate(1, systems(paths[:4]), 4)  # warm up: imports, connections, caches
     return alternate(plan.rounds, systems(paths), len(paths))
+
+
+JOURNEY = ("upload → job recorded", "recorded → first step claimed", "resize (decode, resize)",
+           "convert (encode, store)", "→ job finished", "finished → answer received",
+           "download", "total", "raw Pillow, same photos, one process")
+
+
+def journey(plan: Plan, paths: list[Path], local: Stack) -> dict[str, float]:
+    """Median milliseconds of each stage of one thumbnail job, one job in flight: client
+    clocks for the requests, the job's own timestamps (same machine, same clock) between."""
+    import psycopg2
+
+    print("journey", file=sys.stderr)
+    data = [path.read_bytes() for path in paths]
+    samples: dict[str, list[float]] = {stage: [] for stage in JOURNEY}
+    database = psycopg2.connect(local.env["PIXTOOLS_DATABASE_URL"])
+    database.autocommit = True
+    try:
+        for number in range(2 * len(paths)):
+            started = time.time()
+            job = clients.wait(local.url, clients.submit(local.url, data[number % len(data)],
+                                                         clients.THUMBNAIL, key=local.key),
+                               key=local.key)
+            answered = time.time()
+            clients._session().get(job["outputs"][0]["url"], timeout=60).raise_for_status()
+            downloaded = time.time()
+            with database.cursor() as cursor:
+                cursor.execute(
+                    "SELECT extract(epoch FROM j.created_at), extract(epoch FROM j.finished_at),"
+                    " extract(epoch FROM s.started_at), extract(epoch FROM s.finished_at)"
+                    " FROM jobs j JOIN outputs o ON o.job_id = j.id"
+                    " JOIN steps s ON s.output_id = o.id WHERE j.id = %s ORDER BY s.position",
+                    (job["id"],))
+                rows = cursor.fetchall()
+            created, finished = float(rows[0][0]), float(rows[0][1])
+            (resize_start, resize_end), (convert_start, convert_end) = (
+                (float(a), float(b)) for _, _, a, b in rows)
+            stages = (created - started, resize_start - created, resize_end - resize_start,
+                      convert_end - convert_start, finished - convert_end,
+                      answered - finished, downloaded - answered, downloaded - started)
+            for stage, seconds in zip(JOURNEY, stages, strict=False):
+                samples[stage].append(seconds * 1000)
+            began = time.perf_counter()
+            clients.pillow_thumbnail(paths[number % len(paths)])
+            samples[JOURNEY[-1]].append((time.perf_counter() - began) * 1000)
+    finally:
+        database.close()
+    return {stage: statistics.median(values) for stage, values in samples.items()}
 
 
 def conversions(plan: Plan, paths: list[Path], local: Stack, pool: Pool) -> dict[str, Rate]:

@@ -38,6 +38,7 @@ class Results:
     load_after: str = ""
     thumbor_problem: str | None = None
     thumbnails: dict[str, Rate] = field(default_factory=dict)
+    journey: dict[str, float] = field(default_factory=dict)
     conversions: dict[str, Rate] = field(default_factory=dict)
     api: dict[str, WrkResult] | str = field(default_factory=dict)
     uploads: dict[str, Rate] = field(default_factory=dict)
@@ -130,6 +131,10 @@ def render(r: Results) -> str:
             ratio = _ratio(r.thumbnails["PixTools (local disk)"].per_second,
                            r.thumbnails["thumbor"].per_second)
             out += ["", f"PixTools (local disk) / thumbor {THUMBOR_VERSION}: {ratio:.2f}"]
+    if r.journey:
+        out += ["", f"### Where one thumbnail job's time goes (one job in flight, median of "
+                f"{2 * p.photos}, ms)", "", "| stage | ms |", "| --- | --- |",
+                *(f"| {stage} | {ms:.1f} |" for stage, ms in r.journey.items())]
     out += ["", f"## Conversions ({p.convert_photos} photos × {p.convert_rounds} rounds, "
             "WebP q80 method 4, AVIF q80 speed 8 = PixTools' default, 2 in flight)", ""]
     if r.conversions:

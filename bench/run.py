@@ -59,6 +59,7 @@ def main() -> None:
         bare = running.enter_context(stack.bare_stack())
         if "thumbnails" in parts:
             results.thumbnails = measures.thumbnails(plan, paths, local, s3, thumbor, pool)
+            results.journey = measures.journey(plan, paths, local)
         if "conversions" in parts:
             results.conversions = measures.conversions(plan, paths, local, pool)
         if "api" in parts:
