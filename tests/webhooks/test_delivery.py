@@ -193,7 +193,7 @@ def test_finishing_twice_records_one_delivery(hook_client, receiver):
 
     job_id, _ = start_job(hook_client, receiver.url())
     run_job(job_id)
-    jobs._finish_job_if_done(job_id)
+    jobs.finalise(job_id)
     only_delivery(job_id)  # still exactly one
 
 

@@ -1,0 +1,99 @@
+"""Reading jobs and steps, and the two primitives every state change uses: a conditional
+UPDATE (``update_where``) and enqueueing committed steps (``enqueue_committed``)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
+
+from .. import queues
+from ..db import db
+from ..errors import NotFound
+from ..models import (
+    Job,
+    Output,
+    Step,
+)
+
+if TYPE_CHECKING:
+    pass
+
+log = logging.getLogger(__name__)
+
+
+def source_key(job_id: str) -> str:
+    return f"jobs/{job_id}/source"
+
+
+def result_key(job_id: str, position: int, extension: str) -> str:
+    # Deterministic: a retried output overwrites its earlier result.
+    return f"jobs/{job_id}/outputs/{position}/result.{extension}"
+
+
+def handoff_key(job_id: str, position: int, step_position: int) -> str:
+    return f"jobs/{job_id}/outputs/{position}/after-step-{step_position}.png"
+
+
+def get_for_owner(job_id: str, owner: str) -> Job:
+    """The job if ``owner`` owns it; otherwise 404, so ids of others' jobs reveal nothing."""
+    # One query for the job, its outputs and their steps (a status request needs them all),
+    # always read afresh: rows this session wrote earlier may have changed since.
+    job = db.session.get(Job, job_id, populate_existing=True,
+                         options=[joinedload(Job.outputs).joinedload(Output.steps)])
+    if job is None or job.owner != owner:
+        raise NotFound(f"No job {job_id!r}: check the id, or it may have expired.")
+    return job
+
+
+def list_for_owner(owner: str, *, limit: int) -> list[Job]:
+    """The owner's jobs, newest first (deleted jobs are gone from the table)."""
+    query = (
+        select(Job)
+        .where(Job.owner == owner)
+        .order_by(Job.created_at.desc(), Job.id)
+        .limit(limit)
+    )
+    return list(db.session.execute(query).scalars())
+
+
+def load_step(step_id: int) -> Step | None:
+    """The step with its output and job, in one query (a task needs all three)."""
+    return db.session.get(Step, step_id,
+                          options=[joinedload(Step.output).joinedload(Output.job)])
+
+
+def update_where(model: Any, where: list[Any], **values: Any) -> int:
+    """A conditional UPDATE (not committed); how many rows matched."""
+    result = db.session.execute(
+        update(model).where(*where).values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def enqueue_committed(steps: Iterable[Step]) -> list[int]:
+    """Hand committed steps to their queues; returns the ids enqueued.
+
+    Callers commit each step with ``enqueued_at`` already set, which saves a round trip per
+    hand-over. One whose queue cannot be reached (Redis down) gets ``enqueued_at`` NULL, and
+    the sweeper enqueues it later; so does one lost to a crash between commit and enqueue,
+    once the sweeper finds it in neither state nor queue.
+    """
+    sent, unsent = [], []
+    for step in steps:
+        try:
+            queues.enqueue_step(step)
+        except Exception:
+            log.warning("could not enqueue step %s on %s; the sweeper will retry",
+                        step.id, step.queue, exc_info=True)
+            unsent.append(step.id)
+        else:
+            sent.append(step.id)
+    if unsent:
+        update_where(Step, [Step.id.in_(unsent)], enqueued_at=None)
+        db.session.commit()
+    return sent

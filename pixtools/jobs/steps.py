@@ -1,0 +1,195 @@
+"""What the workers record as they run a job: claims, leases, progress, hand-overs, results,
+failures, and the one finalisation that ends the job."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import case, exists, select, update
+from sqlalchemy.orm.attributes import set_committed_value
+
+from .. import events, metrics
+from ..db import db
+from ..models import (
+    FAILED,
+    FINISHED,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    DeadLetter,
+    Job,
+    Output,
+    Step,
+    utcnow,
+)
+from ..webhooks import delivery as webhook_delivery
+from .rows import enqueue_committed, update_where
+
+log = logging.getLogger(__name__)
+
+
+def _lease_until(now: datetime) -> datetime:
+    return now + timedelta(seconds=current_app.extensions["pixtools.settings"].lease_seconds)
+
+
+def claim_step(step_id: int) -> Step | None:
+    """Take a queued step for this worker; None if it is not queued (a duplicate delivery)."""
+    now = utcnow()
+    # Conditional, so that of two deliveries of one step only one runs it; RETURNING
+    # refreshes the loaded row in the same round trip.
+    step = db.session.scalars(
+        update(Step).where(Step.id == step_id, Step.status == QUEUED).values(
+            status=RUNNING, attempts=Step.attempts + 1, lease_expires_at=_lease_until(now),
+            started_at=now, finished_at=None, progress=0, error=None,
+        ).returning(Step),
+        execution_options={"populate_existing": True},
+    ).one_or_none()
+    if step is None:
+        db.session.commit()
+        return None
+    _mark_running(step)
+    db.session.commit()
+    return step
+
+
+def start_step(step: Step) -> None:
+    """Start the next step of a task that already holds the previous one."""
+    now = utcnow()
+    step.status, step.progress, step.started_at, step.error = RUNNING, 0, now, None
+    step.attempts += 1
+    step.lease_expires_at = _lease_until(now)
+    _mark_running(step)
+    db.session.commit()
+
+
+def _mark_running(step: Step) -> None:
+    step.output.status = RUNNING
+    if step.output.job.status == QUEUED:
+        step.output.job.status = RUNNING
+
+
+def renew_lease(step_id: int, attempt: int) -> bool:
+    """Extend the lease of a running step; False when this attempt no longer holds the step."""
+    renewed = update_where(Step, [Step.id == step_id, Step.status == RUNNING,
+                             Step.attempts == attempt], lease_expires_at=_lease_until(utcnow()))
+    if renewed:
+        db.session.commit()
+        return True
+    row = db.session.execute(
+        select(Step.status, Step.attempts).where(Step.id == step_id)
+    ).one_or_none()
+    db.session.commit()
+    # Finished by this very attempt a moment ago is fine; requeued, retried or deleted is not.
+    return row is not None and row.status == SUCCEEDED and row.attempts == attempt
+
+
+def report_progress(step_id: int, fraction: float) -> None:
+    percent = max(0, min(99, int(fraction * 100)))
+    db.session.execute(update(Step).where(Step.id == step_id).values(progress=percent))
+    db.session.commit()
+
+
+def finish_step(step: Step, *, commit: bool = True) -> None:
+    """``commit=False`` when the next commit follows at once (the next step's start, the
+    output's result): it records both."""
+    step.status, step.progress, step.finished_at = SUCCEEDED, 100, utcnow()
+    step.lease_expires_at = None
+    if commit:
+        db.session.commit()
+
+
+def hand_over(step: Step, next_step: Step) -> None:
+    """``step`` is done and its image stored for ``next_step``: queue that on its own queue."""
+    next_step.enqueued_at = utcnow()
+    finish_step(step)
+    enqueue_committed([next_step])
+
+
+def finish_output(output: Output, *, key: str, fmt: str, size: tuple[int, int], nbytes: int,
+                  details: dict[str, Any] | None = None) -> None:
+    now = utcnow()
+    # The last step stays running (leased) until its result is stored; it ends here.
+    for step in output.steps:
+        if step.status == RUNNING:
+            step.status, step.progress, step.finished_at = SUCCEEDED, 100, now
+            step.lease_expires_at = None
+    output.status, output.result_key, output.format = SUCCEEDED, key, fmt
+    output.width, output.height = size
+    output.bytes = nbytes
+    output.details = details
+    db.session.commit()
+    metrics.record_output_stored(nbytes)
+    finalise(output.job_id)
+
+
+def fail_step(step: Step, reason: str, *, dead_letter: bool = False,
+              trace: str | None = None) -> None:
+    """Mark the step, its output and (once all outputs end) its job failed with ``reason``;
+    ``dead_letter`` records it for operators when the input was not at fault."""
+    now = utcnow()
+    step.status, step.error, step.finished_at = FAILED, reason, now
+    step.lease_expires_at = None
+    output = step.output
+    for later in output.steps:
+        if later.position > step.position and later.status == QUEUED:
+            later.status = FAILED
+            later.error = "not run: an earlier step failed"
+    output.status, output.error = FAILED, f"step {step.position + 1} ({step.op}): {reason}"
+    if dead_letter:
+        db.session.add(DeadLetter(
+            job_id=output.job_id, step_id=step.id, output_position=output.position,
+            step_position=step.position, op=step.op, queue=step.queue, error=reason,
+            attempts=step.attempts, traceback=trace,
+        ))
+    db.session.commit()
+    finalise(output.job_id)
+
+
+def finalise(job_id: str) -> bool:
+    """Finish the job if all its outputs ended; True only for the one call that did it.
+
+    One conditional UPDATE decides, so that several finalisers (two outputs ending at once,
+    the sweeper) finish a job exactly once: it matches only while the job is unfinished and
+    none of its outputs is. Each finaliser runs after committing its own output, so the
+    last of them sees every output ended; PostgreSQL re-checks the job's status after
+    waiting for a competing finaliser's row lock, and SQLite writes one at a time.
+    """
+    unfinished = exists().where(Output.job_id == job_id, Output.status.not_in(FINISHED))
+    failed = exists().where(Output.job_id == job_id, Output.status == FAILED)
+    now = utcnow()
+    status = db.session.scalars(
+        update(Job).where(Job.id == job_id, Job.status.not_in(FINISHED), ~unfinished)
+        .values(status=case((failed, FAILED), else_=SUCCEEDED), finished_at=now)
+        .returning(Job.status)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    if status is None:
+        db.session.commit()
+        return False
+    job = db.session.get(Job, job_id)  # loaded already by the task that got here
+    assert job is not None
+    set_committed_value(job, "status", status)
+    set_committed_value(job, "finished_at", now)
+    if job.status == FAILED:
+        outputs = db.session.scalars(
+            select(Output).where(Output.job_id == job_id).order_by(Output.position),
+            execution_options={"populate_existing": True},
+        ).all()
+        job.error = "; ".join(
+            f"output {o.position + 1}: {o.error}" if len(outputs) > 1 else str(o.error)
+            for o in outputs if o.status == FAILED
+        )
+    # Recorded in the same transaction, by the one call that finalised: one event per job.
+    delivery = webhook_delivery.create(job)
+    db.session.commit()
+    events.get_events().announce(job_id)
+    metrics.record_job_finished(job.status)
+    log.info("job finished", extra={"job_id": job.id, "status": job.status})
+    if delivery is not None:
+        webhook_delivery.enqueue_safely(delivery.id)
+    return True
+
+
