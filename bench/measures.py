@@ -32,10 +32,10 @@ class Plan:
 
     @classmethod
     def full(cls) -> Plan:
-        # Conversions of 12 MP photos take seconds each: 4 photos × 2 rounds keep the run
+        # Conversions of 12 MP photos take seconds each: 4 photos × 3 rounds keep the run
         # near ten minutes. Denoise runs at 2 MP here; bench/denoise_speed.py alone does
         # 12 and 24 MP.
-        return cls(12, 5, 4, 2, 10, 2, 40, 3, ("--megapixels", "2", "--crop", "512"))
+        return cls(12, 5, 4, 3, 10, 2, 40, 3, ("--megapixels", "2", "--crop", "512"))
 
     @classmethod
     def quick(cls) -> Plan:
