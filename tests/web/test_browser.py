@@ -206,6 +206,9 @@ def test_inline_errors_refused_files_and_a_failed_job(desktop, new_page):
 def test_history_survives_a_restart_and_expires_by_the_clock(desktop, new_page):
     server = desktop()
     page = new_page()
+    # Playwright subscribes to file-chooser events without waiting for the browser to
+    # confirm; subscribing before the page loads keeps the Space press below from racing it.
+    page.on("filechooser", lambda chooser: None)
     page.goto(server.base + "/")
     # The drop zone works from the keyboard: focus lands in it and Space opens the picker.
     page.keyboard.press("Tab")  # skip link
