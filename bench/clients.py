@@ -43,7 +43,7 @@ def convert_recipe(fmt: str) -> dict[str, Any]:
 _local = threading.local()
 
 
-def _session() -> requests.Session:
+def session() -> requests.Session:
     if not hasattr(_local, "session"):
         _local.session = requests.Session()
     session: requests.Session = _local.session
@@ -65,7 +65,7 @@ def auth(key: str | None) -> dict[str, str]:
 def submit(url: str, data: bytes, recipe: dict[str, Any], name: str = "photo.jpg",
            key: str | None = None) -> dict:
     query = "" if POLL_SECONDS else f"?wait={WAIT_SECONDS}"
-    response = _session().post(f"{url}/api/v1/jobs{query}", headers=auth(key),
+    response = session().post(f"{url}/api/v1/jobs{query}", headers=auth(key),
                                files={"file": (name, data, "image/jpeg")},
                                data={"recipe": json.dumps(recipe)}, timeout=120)
     response.raise_for_status()
@@ -80,7 +80,7 @@ def wait(url: str, job: dict, timeout: float = 300, key: str | None = None) -> d
             raise RuntimeError(f"job {job['id']} still {job['status']} after {timeout:.0f} s")
         time.sleep(POLL_SECONDS)
         query = "" if POLL_SECONDS else f"?wait={WAIT_SECONDS}"
-        job = _session().get(f"{url}/api/v1/jobs/{job['id']}{query}", headers=auth(key),
+        job = session().get(f"{url}/api/v1/jobs/{job['id']}{query}", headers=auth(key),
                              timeout=WAIT_SECONDS + 30).json()
     if job["status"] != "succeeded":
         raise RuntimeError(f"job {job['id']} failed: {job['error']}")
@@ -92,7 +92,7 @@ def pixtools_one(url: str, data: bytes, recipe: dict[str, Any], key: str | None)
     job = wait(url, submit(url, data, recipe, key=key), key=key)
     received = 0
     for output in job["outputs"]:
-        response = _session().get(output["url"], timeout=60)
+        response = session().get(output["url"], timeout=60)
         response.raise_for_status()
         received += len(response.content)
     return received
@@ -105,7 +105,7 @@ def pixtools_batch(url: str, photos: Sequence[bytes], recipe: dict[str, Any],
 
 def thumbor_batch(url: str, names: Sequence[str]) -> tuple[float, int]:
     def one(name: str) -> int:
-        response = _session().get(f"{url}/unsafe/fit-in/{BOX[0]}x{BOX[1]}/{name}", timeout=60)
+        response = session().get(f"{url}/unsafe/fit-in/{BOX[0]}x{BOX[1]}/{name}", timeout=60)
         response.raise_for_status()
         return len(response.content)
 
@@ -119,7 +119,7 @@ def upload_batch(url: str, data: bytes, count: int, path: str,
     form = {"recipe": json.dumps(recipe)} if recipe else {}
 
     def one(_: int) -> int:
-        response = _session().post(url + path, files={"file": ("up.jpg", data, "image/jpeg")},
+        response = session().post(url + path, files={"file": ("up.jpg", data, "image/jpeg")},
                                    data=form, headers=auth(key), timeout=60)
         response.raise_for_status()
         return len(data)

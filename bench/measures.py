@@ -120,7 +120,7 @@ def journey(plan: Plan, paths: list[Path], local: Stack) -> dict[str, float]:
                                                          clients.THUMBNAIL, key=local.key),
                                key=local.key)
             answered = time.time()
-            clients._session().get(job["outputs"][0]["url"], timeout=60).raise_for_status()
+            clients.session().get(job["outputs"][0]["url"], timeout=60).raise_for_status()
             downloaded = time.time()
             with database.cursor() as cursor:
                 cursor.execute(
