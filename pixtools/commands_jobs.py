@@ -8,6 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from . import jobs, recovery
+from .admin import JOB_ID_COMMAND
 from .db import db
 from .errors import PixToolsError
 from .models import Job
@@ -55,7 +56,7 @@ def failed(include_retried: bool, limit: int, show_traceback: bool, as_json: boo
             click.echo("    " + letter.traceback.rstrip().replace("\n", "\n    "))
 
 
-@click.command("retry")
+@click.command("retry", context_settings=JOB_ID_COMMAND)
 @click.argument("job_id")
 @with_appcontext
 def retry(job_id: str) -> None:

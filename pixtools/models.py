@@ -26,8 +26,12 @@ def utcnow() -> datetime:
 
 
 def new_job_id() -> str:
-    # 128 random bits, URL-safe: unguessable, so an id can be shown in a URL.
-    return secrets.token_urlsafe(16)
+    # 128 random bits, URL-safe: unguessable, so an id can be shown in a URL. Never a
+    # leading "-": pasted into a shell command it would read as an option.
+    while True:
+        job_id = secrets.token_urlsafe(16)
+        if not job_id.startswith("-"):
+            return job_id
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -154,6 +154,30 @@ def test_retry_refuses_unknown_unfinished_and_expired_jobs(app):
     assert "has expired" in result.output
 
 
+def test_new_job_ids_never_begin_with_a_dash():
+    from pixtools.models import new_job_id
+
+    # One id in 64 began with "-" before: 4000 would hold ~62 of them.
+    ids = {new_job_id() for _ in range(4000)}
+    assert len(ids) == 4000
+    assert not [job_id for job_id in ids if job_id.startswith("-")]
+    assert all(len(job_id) == 22 for job_id in ids)
+
+
+def test_an_older_id_beginning_with_a_dash_is_taken_as_the_id(app, monkeypatch):
+    from pixtools.jobs import submission
+
+    monkeypatch.setattr(submission, "new_job_id", lambda: "-YiIYYFg7pdSDPxaxjXudQ")
+    job_id = submit(app)
+    assert job_id == "-YiIYYFg7pdSDPxaxjXudQ"
+    result = cli(app, "retry", job_id)
+    assert f"Job {job_id} is queued: only failed jobs can be retried." in result.output
+    shown = cli(app, "show", job_id)
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.startswith(f"Job {job_id}: queued")
+    assert json.loads(cli(app, "show", job_id, "--json").stdout)["id"] == job_id
+
+
 def test_the_flask_command_line_has_the_jobs_commands(tmp_path):
     from pixtools import create_app, db
 

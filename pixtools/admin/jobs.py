@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..db import db
 from ..models import EXPIRED, FAILED, QUEUED, RUNNING, SUCCEEDED, Job
+from . import JOB_ID_COMMAND
 
 STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, EXPIRED)
 
@@ -92,7 +93,7 @@ def list_jobs(status: str | None, owner: str | None, limit: int, as_json: bool) 
                    f"{_when(job.expires_at):<19} {len(job.outputs):>3}  {source}")
 
 
-@jobs.command("show")
+@jobs.command("show", context_settings=JOB_ID_COMMAND)
 @click.argument("job_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show(job_id: str, as_json: bool) -> None:
