@@ -152,12 +152,18 @@ def refresh(app: Flask) -> None:
     from .queues import QUEUE_NAMES, get_queues
 
     queues = get_queues(app)
+    unavailable = None
     for name in QUEUE_NAMES:
-        try:
-            QUEUE_DEPTH.labels(queue=name).set(queues.by_name(name).pending_count())
-        except Exception as exc:  # a scrape must still answer when Redis is down
-            QUEUE_DEPTH.labels(queue=name).set(float("nan"))
-            log.warning("queue depth unavailable", extra={"queue": name, "error": str(exc)})
+        if unavailable is None:
+            try:
+                QUEUE_DEPTH.labels(queue=name).set(queues.by_name(name).pending_count())
+                continue
+            except Exception as exc:  # a scrape must still answer when Redis is down
+                unavailable = str(exc)
+        # The queues share one store: once it has failed (or timed out), asking it about
+        # the next queue would only make the scrape wait as long again.
+        QUEUE_DEPTH.labels(queue=name).set(float("nan"))
+        log.warning("queue depth unavailable", extra={"queue": name, "error": unavailable})
     try:
         states = breaker_states()
     except Exception as exc:

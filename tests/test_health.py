@@ -208,3 +208,54 @@ def test_a_hung_dependency_cannot_hang_readiness(server_app, server_env, silent_
     # Probing again does not start another thread on the hung socket.
     _status, again = ready(application)
     assert "has not returned yet" in again["checks"]["queues"]["error"]
+
+
+def test_a_hung_redis_cannot_hang_a_metrics_scrape_or_an_upload(server_app, server_env,
+                                                                silent_server):
+    import io
+    import json
+    import threading
+
+    from pixtools.db import db
+    from pixtools.models import Step
+    from pixtools.queues import QUEUE_NAMES, get_queues
+    from tests.conftest import make_image
+
+    application = server_app_with(server_env, redis_url=silent_server)
+    answers: dict[str, Any] = {}
+    asked: list[str] = []
+    for name in QUEUE_NAMES:
+        queue = get_queues(application).by_name(name)
+        ask = queue.pending_count
+        queue.pending_count = lambda ask=ask, name=name: asked.append(name) or ask()
+
+    def scrape_then_upload() -> None:
+        client = application.test_client()
+        answers["metrics"] = client.get("/metrics")
+        answers["upload"] = client.post(
+            "/api/v1/jobs",
+            data={"file": (io.BytesIO(make_image((40, 30))), "cat.jpg"),
+                  "recipe": json.dumps({"outputs": [{"steps": [
+                      {"op": "convert", "format": "png"}]}]})},
+            content_type="multipart/form-data",
+        )
+
+    worker = threading.Thread(target=scrape_then_upload, daemon=True)
+    worker.start()
+    worker.join(120)
+    assert not worker.is_alive(), "a call on the silent Redis never returned"
+    metrics = answers["metrics"]
+    assert metrics.status_code == 200
+    text = metrics.get_data(as_text=True)
+    assert 'pixtools_queue_depth{queue="standard"} NaN' in text
+    assert 'pixtools_queue_depth{queue="ml"} NaN' in text
+    # The queues share one Redis: after the first timed out, the scrape asked no more.
+    assert asked[0] == "standard" and asked.count("ml") == 0
+    # The upload is accepted and kept; its step waits for the sweeper to enqueue it.
+    upload = answers["upload"]
+    assert upload.status_code == 202, upload.get_json()
+    with application.app_context():
+        steps = db.session.scalars(
+            db.select(Step).where(Step.output.has(job_id=upload.get_json()["id"]))
+        ).all()
+        assert [(step.status, step.enqueued_at) for step in steps] == [("queued", None)]
