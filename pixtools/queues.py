@@ -8,17 +8,53 @@ other queue is enqueued explicitly (a Huey ``.then()`` cannot cross instances).
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app
 from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey.storage import SqliteStorage
 
 from .config import Settings
 from .logs import job_log_context
 
 QUEUE_NAMES = ("standard", "ml")
+
+
+class WakingSqliteStorage(SqliteStorage):
+    """Huey's SQLite storage, with consumers that wake when a task is enqueued.
+
+    Desktop mode runs the web server and the consumers in one process, so an enqueue there
+    wakes a waiting consumer at once instead of at its next poll (Huey's SQLite consumers
+    otherwise sleep up to their ``max_delay`` between looks). A task enqueued by another
+    process (a ``flask pixtools`` command) is still seen within ``poll_seconds``.
+    """
+
+    blocking = True  # Huey's consumer lets ``dequeue`` do the waiting
+    poll_seconds = 0.5
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._enqueued = threading.Condition()
+        self._enqueues = 0  # counts enqueues, so one made just before a wait is not missed
+
+    def enqueue(self, data: bytes, priority: int | None = None) -> None:
+        super().enqueue(data, priority)
+        with self._enqueued:
+            self._enqueues += 1
+            self._enqueued.notify_all()
+
+    def dequeue(self) -> bytes | None:
+        seen = self._enqueues
+        data: bytes | None = super().dequeue()
+        if data is None:
+            with self._enqueued:
+                if self._enqueues == seen:
+                    self._enqueued.wait(self.poll_seconds)
+            data = super().dequeue()
+        return data
 
 
 @dataclass
@@ -48,7 +84,8 @@ def build(settings: Settings) -> Queues:
         if settings.mode == "server":
             return RedisHuey(name, url=settings.redis_url, results=False)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return SqliteHuey(name, filename=str(settings.data_dir / "queue.db"), results=False)
+        return SqliteHuey(name, filename=str(settings.data_dir / "queue.db"), results=False,
+                          storage_class=WakingSqliteStorage)
 
     return Queues(standard=make("standard"), ml=make("ml"))
 
