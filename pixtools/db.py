@@ -26,7 +26,7 @@ class Base(DeclarativeBase):
 
 # Rows stay loaded across commits: reading every attribute back after each commit was most
 # of a submission's round trips. Where another transaction may have changed a row, it is
-# read afresh explicitly (``jobs.get_for_owner``, the job lock in ``jobs.finalise``).
+# read afresh explicitly (``jobs.get_for_owner``; ``jobs.finalise`` decides in one UPDATE).
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 

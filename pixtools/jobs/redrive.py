@@ -9,16 +9,7 @@ from typing import Any
 from .. import hotcache
 from ..db import db
 from ..errors import Conflict
-from ..models import (
-    FAILED,
-    QUEUED,
-    RUNNING,
-    SUCCEEDED,
-    DeadLetter,
-    Job,
-    Step,
-    utcnow,
-)
+from ..models import FAILED, QUEUED, RUNNING, SUCCEEDED, DeadLetter, Job, Step, utcnow
 from .rows import enqueue_committed, update_where
 from .steps import fail_step
 
@@ -45,7 +36,7 @@ def requeue_lost(step: Step, *, grace: timedelta) -> Step | None:
     else:
         seen = [Step.status == QUEUED, Step.enqueued_at < now - grace]
     won = update_where(Step, [Step.id == step.id, *seen], status=QUEUED, enqueued_at=now,
-                  lease_expires_at=None)
+                       lease_expires_at=None)
     if won != 1:
         db.session.rollback()
         return None
@@ -94,7 +85,7 @@ def retry(job: Job) -> list[Step]:
         restarts.append(restart)
     job.status, job.error, job.finished_at = QUEUED, None, None
     update_where(DeadLetter, [DeadLetter.job_id == job.id, DeadLetter.retried_at.is_(None)],
-            retried_at=utcnow())
+                 retried_at=utcnow())
     db.session.commit()
     hotcache.get_cache().forget("job", job.id)
     enqueue_committed(restarts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
@@ -13,14 +13,7 @@ from sqlalchemy.orm import joinedload
 from .. import queues
 from ..db import db
 from ..errors import NotFound
-from ..models import (
-    Job,
-    Output,
-    Step,
-)
-
-if TYPE_CHECKING:
-    pass
+from ..models import Job, Output, Step
 
 log = logging.getLogger(__name__)
 

@@ -74,7 +74,8 @@ def _mark_running(step: Step) -> None:
 def renew_lease(step_id: int, attempt: int) -> bool:
     """Extend the lease of a running step; False when this attempt no longer holds the step."""
     renewed = update_where(Step, [Step.id == step_id, Step.status == RUNNING,
-                             Step.attempts == attempt], lease_expires_at=_lease_until(utcnow()))
+                                  Step.attempts == attempt],
+                           lease_expires_at=_lease_until(utcnow()))
     if renewed:
         db.session.commit()
         return True

@@ -75,7 +75,7 @@ def submit(
             Step(position=i, op=s.op, params=s.params, queue=s.queue, status=QUEUED, progress=0)
             for i, s in enumerate(steps)
         ]
-        output.steps[0].enqueued_at = now  # enqueued right after the commit (see _enqueue)
+        output.steps[0].enqueued_at = now  # enqueued right after the commit
         job.outputs.append(output)
     storage = get_storage(current_app)
     storage.put(job.source_key, data, "application/octet-stream")

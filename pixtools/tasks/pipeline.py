@@ -34,8 +34,9 @@ log = logging.getLogger(__name__)
 
 
 def run_steps(step_id: int) -> None:
-    # This task is the only writer of its step and output rows, and the job row is re-read
-    # under a lock when the job finishes: rows loaded here stay valid across its commits.
+    # This task is the only writer of its step and output rows, and the job's end is decided
+    # by one conditional UPDATE (``jobs.finalise``): rows loaded here stay valid across its
+    # commits.
     step = jobs.load_step(step_id)
     if step is None or step.output.job.status in FINISHED or step.status in FINISHED:
         log.info("nothing to run", extra={"step_id": step_id})
