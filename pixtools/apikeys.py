@@ -11,35 +11,18 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from sqlalchemy import String, UniqueConstraint, select
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import select
 
 from . import hotcache
 from .db import db
-from .models import UTCDateTime, utcnow
+from .models import ApiKey, utcnow
 
 PREFIX = "pxt_"
 # Writing "last used" on every request would turn each read into a write; once a minute
 # is precise enough to tell a live key from a forgotten one.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
-class ApiKey(db.Model):  # type: ignore[name-defined]
-    __tablename__ = "api_keys"
-    __table_args__ = (UniqueConstraint("key_hash", name="uq_api_keys_key_hash"),)
-
-    id: Mapped[str] = mapped_column(String(16), primary_key=True)
-    name: Mapped[str] = mapped_column(String(100))
-    key_hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-    @property
-    def owner(self) -> str:
-        return owner_for(self.id)
 
 
 @dataclass(frozen=True)

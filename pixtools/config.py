@@ -6,20 +6,54 @@ local folder under the data directory; server mode requires real service URLs.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from limits import parse_many
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .ml.runtime import DenoiseConfig
+
 # The readiness checks of /api/health/ready, in the order they are reported.
 READY_CHECKS = ("database", "redis", "storage", "queues", "weights", "webhooks")
+WEBHOOK_SECRET_PREFIX = "whsec_"
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ConfigError(RuntimeError):
     """A setting is missing or wrong; the message names it and says what to do."""
+
+
+def parse_networks(value: str) -> tuple[Network, ...]:
+    """Parse a list of networks: comma-separated CIDR blocks (``10.0.0.0/8, fd00::/8``)."""
+    networks = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=True))
+        except ValueError as exc:
+            raise ValueError(f"{item!r} is not a CIDR block like 10.0.0.0/8 ({exc})") from None
+    return tuple(networks)
+
+
+def check_webhook_secret(secret: str) -> None:
+    """Raise ``ValueError`` unless ``secret`` is a usable Standard Webhooks ``whsec_``
+    secret (base64 of at least 24 random bytes)."""
+    if not secret.startswith(WEBHOOK_SECRET_PREFIX):
+        raise ValueError("must start with whsec_ (a Standard Webhooks secret)")
+    try:
+        key = base64.b64decode(secret.removeprefix(WEBHOOK_SECRET_PREFIX), validate=True)
+    except binascii.Error:
+        raise ValueError("the part after whsec_ must be base64") from None
+    if len(key) < 24:
+        raise ValueError("must hold at least 24 random bytes (32 recommended)")
 
 
 def _default_data_dir() -> Path:
@@ -123,8 +157,6 @@ class Settings(BaseSettings):
     @field_validator("submit_rate_limit")
     @classmethod
     def _rate_limit(cls, value: str) -> str:
-        from limits import parse_many
-
         try:
             if not parse_many(value):
                 raise ValueError(value)
@@ -152,16 +184,12 @@ class Settings(BaseSettings):
     @classmethod
     def _webhook_secret(cls, value: str) -> str:
         if value:
-            from .webhooks.signing import check_secret
-
-            check_secret(value)
+            check_webhook_secret(value)
         return value
 
     @field_validator("webhook_allow_private")
     @classmethod
     def _allow_private(cls, value: str) -> str:
-        from .webhooks.ssrf import parse_networks
-
         parse_networks(value)
         return value
 
@@ -196,6 +224,11 @@ class Settings(BaseSettings):
     @property
     def job_ttl_seconds(self) -> float:
         return self.job_ttl_hours * 3600
+
+    @property
+    def denoise_config(self) -> DenoiseConfig:
+        return DenoiseConfig(weights=Path(self.dncnn_weights), precision=self.dncnn_precision,
+                             threads=self.dncnn_threads, tile=self.dncnn_tile)
 
     @classmethod
     def env_names(cls) -> set[str]:

@@ -11,9 +11,10 @@ from types import FrameType
 
 from werkzeug.serving import make_server
 
-from . import create_app, db
+from . import db
+from .app import create_app
 from .queues import get_queues
-from .recovery import SweepTicker
+from .tasks.periodic import SweepTicker
 
 log = logging.getLogger(__name__)
 

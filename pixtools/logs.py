@@ -1,9 +1,10 @@
 """JSON logs with context: a request id per HTTP request that follows its job into every task.
 
 ``configure`` installs one JSON handler on the root logger (idempotent). ``init_app`` adds the
-request-id middleware and logs Huey's task signals. Context fields (``request_id``, ``job_id``,
-``step``, ``queue``, ``attempt``…) live in a context variable and are added to every record
-logged in that context; ``bind`` adds to them. Every line passes through ``redact`` first, so
+request-id middleware; ``connect_huey`` (called by ``queues``) logs Huey's task signals.
+Context fields (``request_id``, ``job_id``, ``step``, ``queue``, ``attempt``…) live in a
+context variable and are added to every record logged in that context; ``bind`` adds to
+them. Every line passes through ``redact`` first, so
 signed URLs, credentials in URLs and secret-looking fields never reach the output.
 """
 
@@ -282,8 +283,3 @@ def init_app(app: Flask) -> None:
     app.before_request(_start_request)
     app.after_request(_finish_request)
     app.teardown_request(_end_request)
-    from .queues import QUEUE_NAMES, get_queues
-
-    queues = get_queues(app)
-    for name in QUEUE_NAMES:
-        connect_huey(queues.by_name(name), name)

@@ -11,11 +11,9 @@ Consumers run no web server: ``serve`` exports their metrics on ``PIXTOOLS_METRI
 from __future__ import annotations
 
 import functools
-import importlib
-import importlib.util
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, Request, current_app
@@ -25,7 +23,9 @@ from prometheus_client import start_http_server as _start_http_server
 from prometheus_client.metrics_core import Metric
 from prometheus_flask_exporter import PrometheusMetrics
 
+from . import queues
 from .config import Settings
+from .operations import REGISTRY as OPERATIONS
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +49,16 @@ QUEUE_DEPTH = Gauge(
 )
 BYTES_IN = Counter("pixtools_bytes_in", "Bytes of images uploaded.")
 BYTES_OUT = Counter("pixtools_bytes_out", "Bytes of results stored.")
-DENOISE_SPEED = Histogram(
-    "pixtools_denoise_megapixels_per_second",
-    "Denoise throughput per image.",
-    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64),
-)
+# One throughput histogram per operation that declares it (``Operation.throughput_metric``),
+# e.g. ``pixtools_denoise_megapixels_per_second``.
+THROUGHPUT = {
+    op.name: Histogram(
+        f"pixtools_{op.name}_megapixels_per_second",
+        f"{op.name.capitalize()} throughput per image.",
+        buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64),
+    )
+    for op in OPERATIONS.values() if op.throughput_metric
+}
 WEBHOOK_DELIVERIES = Counter(
     "pixtools_webhook_deliveries", "Webhook delivery attempts by outcome.", ["outcome"]
 )
@@ -97,10 +102,12 @@ def record_cleanup(expired_jobs: int, orphan_objects: int) -> None:
 
 
 def record_step(op: str, queue: str, seconds: float, pixels: int) -> None:
-    """The runner's step observer: duration per op and queue, denoise throughput."""
+    """One step run by the runner: duration per op and queue, and throughput where the
+    operation declares it."""
     STEP_DURATION.labels(op=op, queue=queue).observe(seconds)
-    if op == "denoise" and seconds > 0 and pixels > 0:
-        DENOISE_SPEED.observe(pixels / 1e6 / seconds)
+    histogram = THROUGHPUT.get(op)
+    if histogram is not None and seconds > 0 and pixels > 0:
+        histogram.observe(pixels / 1e6 / seconds)
 
 
 def record_webhook_delivery(outcome: str) -> None:
@@ -121,19 +128,6 @@ def record_sweeper_recovery(count: int = 1) -> None:
     SWEEPER_RECOVERIES.inc(count)
 
 
-def breaker_states() -> dict[str, str] | None:
-    """Webhook breaker state per host, or None when webhooks are not part of this build."""
-    try:
-        spec = importlib.util.find_spec("pixtools.webhooks.breaker")
-    except ModuleNotFoundError:
-        spec = None
-    if spec is None:
-        return None
-    states: Any = importlib.import_module("pixtools.webhooks.breaker").states()
-    pairs: Iterable[tuple[Any, Any]] = states.items() if isinstance(states, Mapping) else states
-    return {str(host): str(state) for host, state in pairs}
-
-
 # --- exporting --------------------------------------------------------------------------
 
 
@@ -147,16 +141,26 @@ class _ProcessMetrics:
         return REGISTRY.collect()
 
 
+ScrapeHook = Callable[[Flask], None]
+# Values that live elsewhere and are read just before a scrape: the queue lengths here, and
+# whatever a feature adds with ``on_scrape`` (the webhook breakers).
+_scrape_hooks: list[ScrapeHook] = []
+
+
+def on_scrape(hook: ScrapeHook) -> None:
+    """Run ``hook(app)`` before every scrape of this process (once per hook)."""
+    if hook not in _scrape_hooks:
+        _scrape_hooks.append(hook)
+
+
 def refresh(app: Flask) -> None:
     """Read the values that live elsewhere (queue lengths, breakers) just before a scrape."""
-    from .queues import QUEUE_NAMES, get_queues
-
-    queues = get_queues(app)
+    found = queues.get_queues(app)
     unavailable = None
-    for name in QUEUE_NAMES:
+    for name in queues.QUEUE_NAMES:
         if unavailable is None:
             try:
-                QUEUE_DEPTH.labels(queue=name).set(queues.by_name(name).pending_count())
+                QUEUE_DEPTH.labels(queue=name).set(found.by_name(name).pending_count())
                 continue
             except Exception as exc:  # a scrape must still answer when Redis is down
                 unavailable = str(exc)
@@ -164,14 +168,11 @@ def refresh(app: Flask) -> None:
         # the next queue would only make the scrape wait as long again.
         QUEUE_DEPTH.labels(queue=name).set(float("nan"))
         log.warning("queue depth unavailable", extra={"queue": name, "error": unavailable})
-    try:
-        states = breaker_states()
-    except Exception as exc:
-        log.warning("breaker states unavailable", extra={"error": str(exc)})
-        states = None
-    for host, state in (states or {}).items():
-        if state.lower() in BREAKER_VALUES:
-            record_breaker_state(host, state)
+    for hook in _scrape_hooks:
+        try:
+            hook(app)
+        except Exception as exc:  # a scrape still answers with what it has
+            log.warning("metrics hook failed", extra={"hook": hook.__name__, "error": str(exc)})
 
 
 def _refreshing(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -194,25 +195,15 @@ def _count_task_events(huey: Huey, queue: str) -> None:
         TASK_EVENTS.labels(queue=queue, signal=signal).inc()
 
 
-_observing = False
-
-
 def init_app(app: Flask) -> None:
-    global _observing
-    from .queues import QUEUE_NAMES, get_queues
-    from .tasks import runner
-
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_ProcessMetrics())
     app.extensions["pixtools.metrics"] = PrometheusMetrics(
         app, registry=registry, group_by=path, metrics_decorator=_refreshing
     )
-    if not _observing:  # one observer per process, however many apps are built
-        runner.observe(record_step)
-        _observing = True
-    queues = get_queues(app)
-    for name in QUEUE_NAMES:
-        _count_task_events(queues.by_name(name), name)
+    found = queues.get_queues(app)
+    for name in queues.QUEUE_NAMES:
+        _count_task_events(found.by_name(name), name)
 
 
 def serve(settings: Settings) -> bool:

@@ -1,26 +1,32 @@
-"""The two Huey instances, ``standard`` (Pillow work) and ``ml`` (PyTorch, one at a time).
+"""The queues, as transport only: the two Huey instances, enqueueing, and their depth.
 
-Desktop mode keeps both queues in one SQLite file under the data directory; server mode
-keeps them in Redis. Tasks are registered on both instances by ``init_app``; a step on the
-other queue is enqueued explicitly (a Huey ``.then()`` cannot cross instances).
+``standard`` carries Pillow work, ``ml`` PyTorch work (one at a time). Desktop mode keeps
+both in one SQLite file under the data directory; server mode keeps them in Redis (list
+keys ``huey.redis.<prefix>_standard|_ml``, which KEDA reads). What runs on them is
+``pixtools.tasks``: it registers its tasks here at start (``Queues.register``); this module
+only knows their names. A step on the other queue is enqueued explicitly (a Huey
+``.then()`` cannot cross instances).
 """
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, current_app
-from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey import Huey, RedisHuey, SqliteHuey
 from huey.storage import SqliteStorage
 
+from . import logs
 from .config import Settings
-from .logs import job_log_context
 
 QUEUE_NAMES = ("standard", "ml")
+# The tasks' names, as consumers know them.
+RUN_STEPS = "run_steps"
+DELIVER_WEBHOOK = "deliver_webhook"
+DELIVERY_QUEUE = "standard"
 
 
 class WakingSqliteStorage(SqliteStorage):
@@ -59,18 +65,31 @@ class WakingSqliteStorage(SqliteStorage):
 
 @dataclass
 class Queues:
+    """The two Huey instances and the tasks registered on them (by ``pixtools.tasks``)."""
+
     standard: Huey
     ml: Huey
-    # The run_steps task as registered on each instance, by queue name.
-    run_steps: dict[str, Any] = field(default_factory=dict)
-    # The deliver_webhook task, registered on the standard instance.
-    deliver_webhook: Any = None
+    # Task wrappers by (queue, task name), as ``register`` made them.
+    tasks: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def by_name(self, name: str) -> Huey:
         if name not in QUEUE_NAMES:
             raise KeyError(f"unknown queue {name!r}: choose standard or ml")
         huey: Huey = getattr(self, name)
         return huey
+
+    def register(self, queue: str, name: str, func: Callable[..., Any]) -> Any:
+        """Make ``func`` the task ``name`` of ``queue`` (its consumers run it)."""
+        wrapper = self.by_name(queue).task(name=name)(func)
+        self.tasks[(queue, name)] = wrapper
+        return wrapper
+
+    def task(self, queue: str, name: str) -> Any:
+        try:
+            return self.tasks[(queue, name)]
+        except KeyError:
+            raise LookupError(f"no task {name!r} on the {queue} queue: "
+                              "pixtools.tasks registers them at start") from None
 
 
 def huey_name(settings: Settings, queue: str) -> str:
@@ -90,42 +109,11 @@ def build(settings: Settings) -> Queues:
     return Queues(standard=make("standard"), ml=make("ml"))
 
 
-def _in_app_context(app: Flask, func: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        kwargs.pop("log_context", None)  # read by the logging signal handler, not the task
-        with app.app_context():
-            return func(*args, **kwargs)
-
-    return wrapper
-
-
 def init_app(app: Flask) -> None:
-    from . import cleanup, recovery
-    from .tasks import pipeline
-    from .webhooks import delivery
-
-    settings = app.extensions["pixtools.settings"]
-    queues = build(settings)
+    """Build the queues of ``app``; every task signal is logged (``logs.connect_huey``)."""
+    queues = build(app.extensions["pixtools.settings"])
     for name in QUEUE_NAMES:
-        huey = queues.by_name(name)
-        task = huey.task(name="run_steps")(_in_app_context(app, pipeline.run_steps))
-        queues.run_steps[name] = task
-    queues.deliver_webhook = queues.standard.task(name="deliver_webhook")(
-        _in_app_context(app, delivery.run)
-    )
-    queues.standard.periodic_task(crontab(minute="*"), name="sweep_webhooks")(
-        _in_app_context(app, delivery.sweep)
-    )
-    # The sweeper (see ``recovery``). Huey runs periodic tasks only in consumers started
-    # without --no-periodic: run exactly one. Huey's grain is a minute; ``pixtools worker``
-    # sweeps every PIXTOOLS_SWEEP_INTERVAL_SECONDS in between (``recovery.SweepTicker``).
-    queues.standard.periodic_task(crontab(), name="sweep_jobs")(
-        _in_app_context(app, recovery.sweep)
-    )
-    # Periodic tasks run only in the consumer started without --no-periodic.
-    every = crontab(minute=f"*/{settings.cleanup_interval_minutes}")
-    queues.standard.periodic_task(every, name="cleanup")(_in_app_context(app, cleanup.periodic))
+        logs.connect_huey(queues.by_name(name), name)
     app.extensions["pixtools.queues"] = queues
 
 
@@ -137,4 +125,25 @@ def get_queues(app: Flask | None = None) -> Queues:
 def enqueue_step(step: Any) -> None:
     """Hand ``step`` (committed already) to the consumer pool of its queue."""
     # The job's ids travel with the task, so every log line of the task names them.
-    get_queues().run_steps[step.queue](step.id, log_context=job_log_context(step.output.job))
+    task = get_queues().task(step.queue, RUN_STEPS)
+    task(step.id, log_context=logs.job_log_context(step.output.job))
+
+
+def enqueue_delivery(delivery_id: str, delay: float | None = None) -> None:
+    """Hand a webhook delivery to its consumers, now or after ``delay`` seconds."""
+    task = get_queues().task(DELIVERY_QUEUE, DELIVER_WEBHOOK)
+    if delay and delay > 0:
+        task.schedule(args=(delivery_id,), delay=delay)
+    else:
+        task(delivery_id)
+
+
+def depth(name: str) -> int:
+    """How many tasks wait in queue ``name`` (raises when the queue cannot be asked)."""
+    return int(get_queues().by_name(name).pending_count())
+
+
+def pending_step_ids(name: str) -> set[int]:
+    """Ids of the steps waiting in queue ``name`` (raises when it cannot be read)."""
+    tasks = get_queues().by_name(name).pending()
+    return {int(t.args[0]) for t in tasks if t.name == RUN_STEPS and t.args}

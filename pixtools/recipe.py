@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from . import operations
 from .errors import InvalidRecipe
+from .operations import OutputLimits
 
 MAX_RECIPE_BYTES = 64 * 1024
 
@@ -99,6 +100,31 @@ def _parse_step(raw: Any, where: str) -> StepSpec:
 
 def parse(text: str | None, *, max_outputs: int, max_steps: int) -> Recipe:
     """Return the validated recipe or raise ``InvalidRecipe`` naming the bad field."""
+    data = _load(text)
+    known = ["outputs", *RecipeOptions.model_fields]
+    unknown = set(data) - set(known)
+    if unknown:
+        raise InvalidRecipe(
+            f"Unknown recipe field {sorted(unknown)[0]!r}: a recipe has "
+            f"{', '.join(known[:-1])} and {known[-1]}.",
+            field=sorted(unknown)[0],
+        )
+    options = _parse_options({key: value for key, value in data.items() if key != "outputs"})
+    outputs = data.get("outputs")
+    if not isinstance(outputs, list) or not outputs:
+        raise InvalidRecipe("outputs must be a non-empty list.", field="outputs")
+    if len(outputs) > max_outputs:
+        raise InvalidRecipe(
+            f"outputs has {len(outputs)} entries; at most {max_outputs} are allowed.",
+            field="outputs",
+        )
+    parsed = [_parse_output(output, f"outputs.{index}.steps", max_steps)
+              for index, output in enumerate(outputs)]
+    return Recipe(outputs=parsed, options=options)
+
+
+def _load(text: str | None) -> dict[str, Any]:
+    """The recipe's JSON object, or ``InvalidRecipe`` saying what is wrong with the text."""
     if text is None or not text.strip():
         raise InvalidRecipe(
             'The recipe is missing: send a "recipe" field such as '
@@ -125,35 +151,18 @@ def parse(text: str | None, *, max_outputs: int, max_steps: int) -> Recipe:
         ) from None
     if not isinstance(data, dict):
         raise InvalidRecipe('The recipe must be a JSON object with "outputs".', field="recipe")
-    known = ["outputs", *RecipeOptions.model_fields]
-    unknown = set(data) - set(known)
-    if unknown:
+    return data
+
+
+def _parse_output(output: Any, where: str, max_steps: int) -> list[StepSpec]:
+    steps = output.get("steps") if isinstance(output, dict) else None
+    if not isinstance(steps, list) or not steps:
+        raise InvalidRecipe(f"{where} must be a non-empty list of steps.", field=where)
+    if len(steps) > max_steps:
         raise InvalidRecipe(
-            f"Unknown recipe field {sorted(unknown)[0]!r}: a recipe has "
-            f"{', '.join(known[:-1])} and {known[-1]}.",
-            field=sorted(unknown)[0],
+            f"{where} has {len(steps)} steps; at most {max_steps} are allowed.", field=where
         )
-    options = _parse_options({key: value for key, value in data.items() if key != "outputs"})
-    outputs = data.get("outputs")
-    if not isinstance(outputs, list) or not outputs:
-        raise InvalidRecipe("outputs must be a non-empty list.", field="outputs")
-    if len(outputs) > max_outputs:
-        raise InvalidRecipe(
-            f"outputs has {len(outputs)} entries; at most {max_outputs} are allowed.",
-            field="outputs",
-        )
-    parsed = []
-    for index, output in enumerate(outputs):
-        where = f"outputs.{index}.steps"
-        steps = output.get("steps") if isinstance(output, dict) else None
-        if not isinstance(steps, list) or not steps:
-            raise InvalidRecipe(f"{where} must be a non-empty list of steps.", field=where)
-        if len(steps) > max_steps:
-            raise InvalidRecipe(
-                f"{where} has {len(steps)} steps; at most {max_steps} are allowed.", field=where
-            )
-        parsed.append([_parse_step(step, f"{where}.{i}") for i, step in enumerate(steps)])
-    return Recipe(outputs=parsed, options=options)
+    return [_parse_step(step, f"{where}.{i}") for i, step in enumerate(steps)]
 
 
 def _parse_options(raw: dict[str, Any]) -> RecipeOptions:
@@ -165,3 +174,19 @@ def _parse_options(raw: dict[str, Any]) -> RecipeOptions:
         if name == "auto_orient":
             raise InvalidRecipe("auto_orient must be true or false.", field=name) from None
         raise InvalidRecipe(f"{name}: {error['msg']}.", field=name) from None
+
+
+def check_limits(recipe: Recipe, limits: OutputLimits) -> None:
+    """Refuse (422) what the parameters alone show to be over the output limits."""
+    for index, steps in enumerate(recipe.outputs):
+        for position, step in enumerate(steps):
+            operation = operations.REGISTRY[step.op]
+            if operation.check_params is None:
+                continue
+            refusal = operation.check_params(operation.params.model_validate(step.params),
+                                             limits)
+            if refusal is not None:
+                where = f"outputs.{index}.steps.{position}"
+                field = f"{where}.{refusal.field}" if refusal.field else where
+                raise InvalidRecipe(f"{field}: {refusal.message}", field=field)
+

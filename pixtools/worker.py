@@ -7,9 +7,12 @@ import sys
 
 from flask import Flask
 
-from . import create_app, metrics
+from . import metrics
+from .app import create_app
+from .ml import runtime
+from .ml.weights import WeightsError
 from .queues import get_queues
-from .recovery import SweepTicker
+from .tasks.periodic import SweepTicker
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +48,8 @@ def load_model(app: Flask) -> None:
     Without weights the worker still runs, so denoise jobs fail with the reason (and what
     to run) instead of waiting in a queue nobody serves.
     """
-    from .ml import runtime
-    from .ml.weights import WeightsError
-
     try:
-        runtime.denoiser(app.extensions["pixtools.settings"])
+        runtime.denoiser(app.extensions["pixtools.settings"].denoise_config)
     except WeightsError as exc:
         log.error("denoise unavailable: %s", exc)
         print(f"pixtools worker ml: denoise unavailable: {exc}", file=sys.stderr, flush=True)

@@ -7,76 +7,25 @@ Under CI (``CI=true``) a missing service fails the tests instead of skipping the
 
 from __future__ import annotations
 
-import io
 import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("PIXTOOLS_SHARED_DIR", REPO.parent / "shared"))
-PG_ADMIN_URL = os.environ.get("PIXTOOLS_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("PIXTOOLS_TEST_REDIS", "redis://127.0.0.1:6379/0")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def service_missing(what: str) -> None:
-    """Fail under CI, skip on a developer machine without the service."""
-    message = f"{what} is not reachable; start it (see .ci/run) to run this test"
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def make_image(
-    size: tuple[int, int] = (640, 480), fmt: str = "JPEG", mode: str = "RGB", **save: Any
-) -> bytes:
-    """A deterministic test picture: a colour gradient with a few shapes."""
-    _width, _height = size
-    gradient = Image.linear_gradient("L").resize(size)
-    image = Image.merge(
-        "RGB", (gradient, gradient.transpose(Image.Transpose.ROTATE_90).resize(size),
-                Image.new("L", size, 96))
-    )
-    if mode != "RGB":
-        image = image.convert(mode)
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt, **save)
-    return buffer.getvalue()
-
-
-def noise_image(size: tuple[int, int], fmt: str = "PNG") -> bytes:
-    """Random pixels: an image that does not compress, for size-limit tests."""
-    image = Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
-    buffer = io.BytesIO()
-    image.save(buffer, format=fmt)
-    return buffer.getvalue()
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 60, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
-
+from tests.support.environment import (
+    PG_ADMIN_URL,
+    REDIS_URL,
+    REPO,
+    SHARED,
+    free_port,
+    service_missing,
+    settings_from_env,
+)
+from tests.support.processes import PrivateRedis, Process
+from tests.support.webhooks import Receiver
 
 # --- shared data (read from ../shared, never copied into the repository) -------------------
 
@@ -222,11 +171,6 @@ def server_env(
     }
 
 
-def settings_from_env(env: dict[str, str]) -> dict[str, Any]:
-    return {key.removeprefix("PIXTOOLS_").lower(): value for key, value in env.items()
-            if key.startswith("PIXTOOLS_")}
-
-
 @pytest.fixture
 def server_app(server_env: dict[str, str]) -> Iterator[Any]:
     """A server-mode app on PostgreSQL (freshly migrated), Redis and moto's S3."""
@@ -273,35 +217,6 @@ def browser() -> Iterator[Any]:
 # --- processes --------------------------------------------------------------------------
 
 
-class Process:
-    """A PixTools subprocess whose output is kept for the failure message."""
-
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
-        self.log = log
-        self.handle = log.open("wb")
-        full_env = {**os.environ, **env, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pixtools", *args],
-            cwd=REPO, env=full_env, stdout=self.handle, stderr=subprocess.STDOUT,
-        )
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self, sig: int | None = None, timeout: float = 20) -> int:
-        import signal as signals
-
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig or signals.SIGINT)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.handle.close()
-        return self.proc.returncode
-
-
 @pytest.fixture
 def spawn(tmp_path: Path) -> Iterator[Callable[..., Process]]:
     started: list[Process] = []
@@ -323,42 +238,6 @@ def consumers(server_env: dict[str, str], server_app: Any,
     return [spawn("worker", "standard", env=server_env), spawn("worker", "ml", env=server_env)]
 
 
-class PrivateRedis:
-    """A ``redis-server`` of the test's own on a free port, to stop and start at will."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.workdir = workdir
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        import redis
-
-        # No persistence: a restart comes back empty, the harshest case for the queues.
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.workdir)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
-        wait_for(lambda: _pings(client), timeout=15)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def _pings(client: Any) -> bool:
-    import redis
-
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
-
-
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     """Not started yet: the test calls ``start()`` (and ``kill()``) when it needs to."""
@@ -369,3 +248,11 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     server = PrivateRedis(tmp_path)
     yield server
     server.kill()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real webhook receiver on loopback (an HTTP server in a thread)."""
+    server = Receiver()
+    yield server
+    server.stop()

@@ -16,7 +16,7 @@ import pytest
 from pixtools import events
 from pixtools.events import MemoryEvents, RedisEvents
 from pixtools.queues import get_queues
-from tests.conftest import make_image
+from tests.support.images import make_image
 
 THUMBNAIL = {"outputs": [{"steps": [{"op": "resize", "width": 32}]}]}
 

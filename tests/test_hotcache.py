@@ -13,7 +13,7 @@ from sqlalchemy import event
 from pixtools import hotcache
 from pixtools.db import db
 from pixtools.hotcache import HotCache, RedisHotCache
-from tests.conftest import make_image
+from tests.support.images import make_image
 
 RECIPE = json.dumps({"outputs": [{"steps": [{"op": "resize", "width": 16}]}]})
 

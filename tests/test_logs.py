@@ -10,8 +10,9 @@ import re
 import pytest
 import requests
 
-from tests.conftest import make_image, wait_for
-from tests.servers import Gunicorn, json_lines
+from tests.support.environment import wait_for
+from tests.support.images import make_image
+from tests.support.servers import Gunicorn, json_lines
 
 RECIPE = json.dumps({"outputs": [{"steps": [{"op": "resize", "width": 64},
                                             {"op": "convert", "format": "png"}]}]})

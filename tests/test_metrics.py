@@ -14,8 +14,9 @@ import requests
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import free_port, make_image, wait_for
-from tests.servers import Gunicorn
+from tests.support.environment import free_port, wait_for
+from tests.support.images import make_image
+from tests.support.servers import Gunicorn
 
 RECIPE = json.dumps({"outputs": [{"steps": [{"op": "resize", "width": 48},
                                             {"op": "convert", "format": "webp"}]}]})
@@ -82,8 +83,8 @@ def test_queue_depth_per_queue(app, client):
     from pixtools.queues import get_queues
 
     for step_id in (1, 2, 3):
-        get_queues(app).run_steps["ml"](step_id)
-    get_queues(app).run_steps["standard"](4)
+        get_queues(app).task("ml", "run_steps")(step_id)
+    get_queues(app).task("standard", "run_steps")(4)
     samples = scrape(client)
     assert value(samples, "pixtools_queue_depth", queue="ml") == 3
     assert value(samples, "pixtools_queue_depth", queue="standard") == 1
@@ -201,7 +202,7 @@ def test_gunicorn_workers_are_summed_in_multiprocess_mode(tmp_path):
 
 
 def test_grafana_dashboard_uses_only_metrics_the_app_exports(client):
-    from tests.conftest import REPO
+    from tests.support.environment import REPO
 
     dashboard = json.loads((REPO / "ops" / "grafana" / "pixtools-dashboard.json").read_text())
     assert dashboard["uid"] and dashboard["panels"]

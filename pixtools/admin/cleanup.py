@@ -1,4 +1,4 @@
-"""``flask pixtools cleanup [--dry-run]``."""
+"""``pixtools cleanup [--dry-run]``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import timedelta
 import click
 from flask.cli import with_appcontext
 
-from .. import cleanup as cleaning
+from ..jobs import expiry as cleaning
 
 
 @click.command("cleanup")
@@ -22,7 +22,7 @@ from .. import cleanup as cleaning
 def cleanup(dry_run: bool, orphan_grace_minutes: int) -> None:
     """Expire jobs past their time (files deleted, row marked expired) and remove orphan
     objects that no live job owns. The standard consumer also runs this periodically."""
-    report = cleaning.run(dry_run=dry_run, orphan_grace=timedelta(minutes=orphan_grace_minutes))
+    report = cleaning.cleanup(dry_run=dry_run, orphan_grace=timedelta(minutes=orphan_grace_minutes))
     for line in report.lines():
         click.echo(line)
     if report.errors:

@@ -1,4 +1,5 @@
-"""``flask pixtools jobs list|show``: look at jobs without opening the database."""
+"""``pixtools jobs list|show|failed|retry``: look at jobs without opening the database,
+list dead letters, and run failed jobs again."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from .. import jobs as job_service
 from ..db import db
-from ..models import EXPIRED, FAILED, QUEUED, RUNNING, SUCCEEDED, Job
-from . import JOB_ID_COMMAND
+from ..errors import PixToolsError
+from ..models import Job, Status
 
-STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, EXPIRED)
+STATUSES = tuple(status.value for status in Status)
+JOB_ID_COMMAND: dict[str, Any] = {"ignore_unknown_options": True}
+"""Settings for a command whose argument is a job id: an id made before ids stopped
+beginning with "-" is taken as the id, not refused as an unknown option."""
 
 
 @click.group("jobs", cls=AppGroup)
@@ -26,43 +31,9 @@ def _when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def job_record(job: Job) -> dict[str, Any]:
     """Everything an operator needs about a job (storage keys, never signed links)."""
-    return {
-        "id": job.id,
-        "status": job.status,
-        "error": job.error,
-        "owner": job.owner,
-        "request_id": job.request_id,
-        "created_at": _iso(job.created_at),
-        "finished_at": _iso(job.finished_at),
-        "expires_at": _iso(job.expires_at),
-        "source": {
-            "key": job.source_key, "name": job.source_name, "format": job.source_format,
-            "width": job.source_width, "height": job.source_height, "bytes": job.source_bytes,
-        },
-        "outputs": [
-            {
-                "position": output.position, "status": output.status, "error": output.error,
-                "format": output.format, "width": output.width, "height": output.height,
-                "bytes": output.bytes, "result_key": output.result_key,
-                "steps": [
-                    {
-                        "op": step.op, "params": step.params, "queue": step.queue,
-                        "status": step.status, "progress": step.progress, "error": step.error,
-                        "started_at": _iso(step.started_at),
-                        "finished_at": _iso(step.finished_at),
-                    }
-                    for step in output.steps
-                ],
-            }
-            for output in job.outputs
-        ],
-    }
+    return job_service.view(job).to_record()
 
 
 @jobs.command("list")
@@ -101,7 +72,7 @@ def show(job_id: str, as_json: bool) -> None:
     job = db.session.get(Job, job_id)
     if job is None:
         raise click.ClickException(
-            f"No job {job_id!r}: check the id (`flask pixtools jobs list` shows recent ones)."
+            f"No job {job_id!r}: check the id (`pixtools jobs list` shows recent ones)."
         )
     record = job_record(job)
     if as_json:
@@ -121,8 +92,64 @@ def show(job_id: str, as_json: bool) -> None:
         for step in output.steps:
             params = json.dumps(step.params, sort_keys=True)
             line = f"    step {step.position + 1} {step.op} {params} on {step.queue}: {step.status}"
-            if step.status == RUNNING:
+            if step.status == Status.RUNNING:
                 line += f" ({step.progress}%)"
             if step.error:
                 line += f" — {step.error}"
             click.echo(line)
+
+
+@jobs.command("failed")
+@click.option("--all", "include_retried", is_flag=True,
+              help="Include dead letters whose job was retried since.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000),
+              help="Show at most this many, newest first.")
+@click.option("--traceback", "show_traceback", is_flag=True,
+              help="Print the last traceback of each (when the step raised one).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def failed(include_retried: bool, limit: int, show_traceback: bool, as_json: bool) -> None:
+    """List steps that failed for a reason other than their input (dead letters).
+
+    These are steps whose worker vanished on every attempt, that crashed, or that could
+    not reach storage. Re-drive a job with ``pixtools jobs retry JOB_ID``.
+    """
+    letters = job_service.dead_letters(include_retried=include_retried, limit=limit)
+    if as_json:
+        for letter in letters:
+            row = job_service.describe(letter)
+            if show_traceback:
+                row["traceback"] = letter.traceback
+            click.echo(json.dumps(row))
+        return
+    if not letters:
+        click.echo("No failed steps waiting for a retry.")
+        return
+    click.echo(f"{'failed at (UTC)':<20} {'job':<24} {'output':>6} {'step':>4} {'op':<10} "
+               f"{'queue':<8} {'tries':>5}  error")
+    for letter in letters:
+        row = job_service.describe(letter)
+        retried = "  [retried]" if letter.retried_at else ""
+        click.echo(
+            f"{letter.created_at:%Y-%m-%d %H:%M:%S}  {row['job_id']:<24} {row['output']:>6} "
+            f"{row['step']:>4} {row['op']:<10} {row['queue']:<8} {row['attempts']:>5}  "
+            f"{row['error']}{retried}"
+        )
+        if show_traceback and letter.traceback:
+            click.echo("    " + letter.traceback.rstrip().replace("\n", "\n    "))
+
+
+@jobs.command("retry", context_settings=JOB_ID_COMMAND)
+@click.argument("job_id")
+def retry(job_id: str) -> None:
+    """Run a failed job again from the step where each failed output stopped."""
+    job = db.session.get(Job, job_id)
+    if job is None:
+        raise click.ClickException(f"No job {job_id!r}: check the id (see 'jobs failed').")
+    try:
+        restarted = job_service.retry(job)
+    except PixToolsError as exc:
+        raise click.ClickException(exc.message) from None
+    for step in restarted:
+        click.echo(f"output {step.output.position + 1}: queued again from step "
+                   f"{step.position + 1} ({step.op}) on the {step.queue} queue")
+    click.echo(f"Job {job_id} is queued again.")

@@ -1,4 +1,4 @@
-"""``flask pixtools lifecycle show|apply``: the bucket's lifecycle rules (server mode)."""
+"""``pixtools lifecycle show|apply``: the bucket's lifecycle rules (server mode)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .. import lifecycle as rules
 from ..storage import S3Storage, StorageError, get_storage
+from ..storage import lifecycle as rules
 
 
 @click.group("lifecycle", cls=AppGroup)
@@ -45,7 +45,7 @@ def show() -> None:
     for rule in current:
         click.echo(f"  {rules.describe(rule)}")
     if rules.outdated(storage, settings, current):
-        click.echo("Run `flask pixtools lifecycle apply` to write PixTools' rules.")
+        click.echo("Run `pixtools lifecycle apply` to write PixTools' rules.")
 
 
 @lifecycle.command("apply")

@@ -1,4 +1,4 @@
-"""``flask pixtools model fetch|verify``: the DnCNN weights the ml workers need."""
+"""``pixtools model fetch|verify``: the DnCNN weights the ml workers need."""
 
 from __future__ import annotations
 

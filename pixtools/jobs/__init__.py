@@ -1,15 +1,23 @@
-"""Every change of a job's state happens in this package, and nowhere else.
+"""Jobs: made, run, finished, redriven, expired. Every change of a job's state happens in
+this package, by the moves ``models.state`` allows, and nowhere else.
 
 Rows are committed before anything is enqueued, and workers receive ids only, so the
 database is always the truth about a job.
 
+- ``creation``: the one way a job is made (``prepare`` then ``create``), for every entry point;
 - ``rows``: reading jobs and steps; a conditional UPDATE and enqueue-after-commit;
-- ``submission``: submitted, expired, deleted (the web and cleanup side);
 - ``steps``: what workers record while they run a job, up to its one finalisation;
-- ``redrive``: lost or failed work put back in line (the sweeper, an operator's retry).
+- ``leases`` and ``sweep``: held steps, and lost work found and put back in line;
+- ``redrive``: lost or failed work put back in line (the sweeper, an operator's retry);
+- ``expiry``: deleted by the owner, or expired and cleaned up;
+- ``public``: the one representation of a job, for the API, the page, webhooks and the CLI.
 """
 
-from .redrive import give_up, requeue_lost, restart_point, retry, sweep
+from .creation import Order, Upload, check_capacity, create, prepare
+from .expiry import cleanup, delete, expire
+from .leases import LeaseKeeper, LeaseLost
+from .public import JobView, Links, event_body, links, view
+from .redrive import give_up, requeue_lost, restart_point, retry
 from .rows import (
     get_for_owner,
     handoff_key,
@@ -29,11 +37,13 @@ from .steps import (
     report_progress,
     start_step,
 )
-from .submission import delete, expire, release_idempotency_key, submit
+from .sweep import SweepReport, dead_letters, describe, sweep
 
 __all__ = [
-    "claim_step", "delete", "expire", "fail_step", "finalise", "finish_output", "finish_step",
-    "get_for_owner", "give_up", "hand_over", "handoff_key", "list_for_owner", "load_step",
-    "release_idempotency_key", "renew_lease", "report_progress", "requeue_lost", "restart_point",
-    "result_key", "retry", "source_key", "start_step", "submit", "sweep",
+    "JobView", "LeaseKeeper", "LeaseLost", "Links", "Order", "SweepReport", "Upload",
+    "check_capacity", "claim_step", "cleanup", "create", "dead_letters", "delete", "describe",
+    "event_body", "expire", "fail_step", "finalise", "finish_output", "finish_step",
+    "get_for_owner", "give_up", "hand_over", "handoff_key", "links", "list_for_owner",
+    "load_step", "prepare", "renew_lease", "report_progress", "requeue_lost", "restart_point",
+    "result_key", "retry", "source_key", "start_step", "sweep", "view",
 ]

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from .. import hotcache
+from .. import clock, hotcache
 from ..db import db
 from ..errors import Conflict
-from ..models import FAILED, QUEUED, RUNNING, SUCCEEDED, DeadLetter, Job, Step, utcnow
+from ..models import DeadLetter, Job, Step, utcnow
+from ..models.state import FAILED, QUEUED, RUNNING, SUCCEEDED, move
 from .rows import enqueue_committed, update_where
 from .steps import fail_step
 
@@ -44,7 +45,8 @@ def requeue_lost(step: Step, *, grace: timedelta) -> Step | None:
     restart = restart_point(step)
     steps = step.output.steps
     for redo in steps[steps.index(restart):steps.index(step) + 1]:
-        redo.status, redo.progress, redo.error = QUEUED, 0, None
+        move("step", redo, QUEUED)
+        redo.progress, redo.error = 0, None
         redo.started_at = redo.finished_at = redo.lease_expires_at = None
         redo.enqueued_at = now if redo is restart else None
     db.session.commit()
@@ -68,7 +70,7 @@ def retry(job: Job) -> list[Step]:
     """Run a failed job's failed outputs again (operator re-drive); the steps enqueued."""
     if job.status != FAILED:
         raise Conflict(f"Job {job.id} is {job.status}: only failed jobs can be retried.")
-    if job.expires_at <= utcnow():
+    if clock.is_expired(job):
         raise Conflict(f"Job {job.id} has expired and its files may be gone: submit it again.")
     restarts = []
     for output in job.outputs:
@@ -77,13 +79,16 @@ def retry(job: Job) -> list[Step]:
         stuck = next((s for s in output.steps if s.status != SUCCEEDED), output.steps[-1])
         restart = restart_point(stuck)
         for step in output.steps[output.steps.index(restart):]:
-            step.status, step.progress, step.error, step.attempts = QUEUED, 0, None, 0
+            move("step", step, QUEUED)
+            step.progress, step.error, step.attempts = 0, None, 0
             step.started_at = step.finished_at = step.lease_expires_at = None
             step.enqueued_at = None
-        output.status, output.error = QUEUED, None
+        move("output", output, QUEUED)
+        output.error = None
         restart.enqueued_at = utcnow()
         restarts.append(restart)
-    job.status, job.error, job.finished_at = QUEUED, None, None
+    move("job", job, QUEUED)
+    job.error, job.finished_at = None, None
     update_where(DeadLetter, [DeadLetter.job_id == job.id, DeadLetter.retried_at.is_(None)],
                  retried_at=utcnow())
     db.session.commit()
@@ -96,10 +101,3 @@ def _lapsed(step: Step, now: datetime) -> list[Any]:
     """Conditions: ``step`` is still the attempt the caller saw, and its lease has run out."""
     return [Step.status == RUNNING, Step.attempts == step.attempts,
             Step.lease_expires_at.is_(None) | (Step.lease_expires_at < now)]
-
-
-def sweep() -> Any:
-    """Recover lost work now; the periodic sweeper calls the same (see ``recovery``)."""
-    from .. import recovery
-
-    return recovery.sweep()

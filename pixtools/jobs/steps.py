@@ -13,19 +13,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from .. import events, metrics
 from ..db import db
-from ..models import (
-    FAILED,
-    FINISHED,
-    QUEUED,
-    RUNNING,
-    SUCCEEDED,
-    DeadLetter,
-    Job,
-    Output,
-    Step,
-    utcnow,
-)
-from ..webhooks import delivery as webhook_delivery
+from ..models import DeadLetter, Job, Output, Step, utcnow
+from ..models.state import FAILED, FINISHED, QUEUED, RUNNING, SUCCEEDED, move, sources
+from ..webhooks import outbox
 from .rows import enqueue_committed, update_where
 
 log = logging.getLogger(__name__)
@@ -35,13 +25,17 @@ def _lease_until(now: datetime) -> datetime:
     return now + timedelta(seconds=current_app.extensions["pixtools.settings"].lease_seconds)
 
 
+# A delivered task may start its step only from these (the table allows queued → running).
+_claimable = tuple(sources("step", RUNNING) - {RUNNING})
+
+
 def claim_step(step_id: int) -> Step | None:
     """Take a queued step for this worker; None if it is not queued (a duplicate delivery)."""
     now = utcnow()
     # Conditional, so that of two deliveries of one step only one runs it; RETURNING
     # refreshes the loaded row in the same round trip.
     step = db.session.scalars(
-        update(Step).where(Step.id == step_id, Step.status == QUEUED).values(
+        update(Step).where(Step.id == step_id, Step.status.in_(_claimable)).values(
             status=RUNNING, attempts=Step.attempts + 1, lease_expires_at=_lease_until(now),
             started_at=now, finished_at=None, progress=0, error=None,
         ).returning(Step),
@@ -58,7 +52,8 @@ def claim_step(step_id: int) -> Step | None:
 def start_step(step: Step) -> None:
     """Start the next step of a task that already holds the previous one."""
     now = utcnow()
-    step.status, step.progress, step.started_at, step.error = RUNNING, 0, now, None
+    move("step", step, RUNNING)
+    step.progress, step.started_at, step.error = 0, now, None
     step.attempts += 1
     step.lease_expires_at = _lease_until(now)
     _mark_running(step)
@@ -66,9 +61,9 @@ def start_step(step: Step) -> None:
 
 
 def _mark_running(step: Step) -> None:
-    step.output.status = RUNNING
+    move("output", step.output, RUNNING)
     if step.output.job.status == QUEUED:
-        step.output.job.status = RUNNING
+        move("job", step.output.job, RUNNING)
 
 
 def renew_lease(step_id: int, attempt: int) -> bool:
@@ -96,7 +91,8 @@ def report_progress(step_id: int, fraction: float) -> None:
 def finish_step(step: Step, *, commit: bool = True) -> None:
     """``commit=False`` when the next commit follows at once (the next step's start, the
     output's result): it records both."""
-    step.status, step.progress, step.finished_at = SUCCEEDED, 100, utcnow()
+    move("step", step, SUCCEEDED)
+    step.progress, step.finished_at = 100, utcnow()
     step.lease_expires_at = None
     if commit:
         db.session.commit()
@@ -115,9 +111,11 @@ def finish_output(output: Output, *, key: str, fmt: str, size: tuple[int, int], 
     # The last step stays running (leased) until its result is stored; it ends here.
     for step in output.steps:
         if step.status == RUNNING:
-            step.status, step.progress, step.finished_at = SUCCEEDED, 100, now
+            move("step", step, SUCCEEDED)
+            step.progress, step.finished_at = 100, now
             step.lease_expires_at = None
-    output.status, output.result_key, output.format = SUCCEEDED, key, fmt
+    move("output", output, SUCCEEDED)
+    output.result_key, output.format = key, fmt
     output.width, output.height = size
     output.bytes = nbytes
     output.details = details
@@ -131,14 +129,16 @@ def fail_step(step: Step, reason: str, *, dead_letter: bool = False,
     """Mark the step, its output and (once all outputs end) its job failed with ``reason``;
     ``dead_letter`` records it for operators when the input was not at fault."""
     now = utcnow()
-    step.status, step.error, step.finished_at = FAILED, reason, now
+    move("step", step, FAILED)
+    step.error, step.finished_at = reason, now
     step.lease_expires_at = None
     output = step.output
     for later in output.steps:
         if later.position > step.position and later.status == QUEUED:
-            later.status = FAILED
+            move("step", later, FAILED)
             later.error = "not run: an earlier step failed"
-    output.status, output.error = FAILED, f"step {step.position + 1} ({step.op}): {reason}"
+    move("output", output, FAILED)
+    output.error = f"step {step.position + 1} ({step.op}): {reason}"
     if dead_letter:
         db.session.add(DeadLetter(
             job_id=output.job_id, step_id=step.id, output_position=output.position,
@@ -147,6 +147,10 @@ def fail_step(step: Step, reason: str, *, dead_letter: bool = False,
         ))
     db.session.commit()
     finalise(output.job_id)
+
+
+# A job may end (succeed or fail) only from these, as the transition table says.
+_finalisable = tuple(sources("job", SUCCEEDED) & sources("job", FAILED))
 
 
 def finalise(job_id: str) -> bool:
@@ -162,7 +166,7 @@ def finalise(job_id: str) -> bool:
     failed = exists().where(Output.job_id == job_id, Output.status == FAILED)
     now = utcnow()
     status = db.session.scalars(
-        update(Job).where(Job.id == job_id, Job.status.not_in(FINISHED), ~unfinished)
+        update(Job).where(Job.id == job_id, Job.status.in_(_finalisable), ~unfinished)
         .values(status=case((failed, FAILED), else_=SUCCEEDED), finished_at=now)
         .returning(Job.status)
         .execution_options(synchronize_session=False)
@@ -184,13 +188,13 @@ def finalise(job_id: str) -> bool:
             for o in outputs if o.status == FAILED
         )
     # Recorded in the same transaction, by the one call that finalised: one event per job.
-    delivery = webhook_delivery.create(job)
+    delivery = outbox.record(job)
     db.session.commit()
     events.get_events().announce(job_id)
     metrics.record_job_finished(job.status)
     log.info("job finished", extra={"job_id": job.id, "status": job.status})
     if delivery is not None:
-        webhook_delivery.enqueue_safely(delivery.id)
+        outbox.send_after_commit(delivery.id)
     return True
 
 

@@ -193,9 +193,16 @@ class Denoiser:
 
         alpha = image.getchannel("A") if image.mode in ("RGBA", "LA") else None
         base = image.convert("RGB" if image.mode == "RGBA" else "L") if alpha is not None else image
-        # uint8/uint16, HxWx3 or HxW; converted to float one tile at a time so
-        # memory stays bounded by the tile size, not the image size.
-        src = np.asarray(base)
+        out_img = Image.fromarray(self._denoise_pixels(np.asarray(base), strength, progress))
+        if alpha is not None:
+            out_img.putalpha(alpha)
+        out_img.info.update(image.info)
+        return out_img
+
+    def _denoise_pixels(self, src: np.ndarray, strength: float,
+                        progress: ProgressFn | None) -> np.ndarray:
+        """``src``: uint8/uint16, HxWx3 or HxW; converted to float one tile at a time so
+        memory stays bounded by the tile size, not the image size."""
         grey = src.ndim == 2
         scale = np.float32(65535.0 if src.dtype == np.uint16 else 255.0)
         result = np.empty_like(src)
@@ -218,11 +225,7 @@ class Denoiser:
             result[y0:y1, x0:x1] = np.rint(blended * scale).astype(src.dtype)
 
         self._run(src.shape[0], src.shape[1], read, write, progress)
-        out_img = Image.fromarray(result)  # mode follows dtype and shape
-        if alpha is not None:
-            out_img.putalpha(alpha)
-        out_img.info.update(image.info)
-        return out_img
+        return result  # as an image, its mode follows dtype and shape
 
 
 # Modes whose ICC profile no longer describes the pixels once converted to RGB.

@@ -6,7 +6,7 @@ Adding an operation means one module here, one line in ``REGISTRY`` and one test
 from __future__ import annotations
 
 from . import blur, convert, crop, denoise, flip, grayscale, metadata, resize, rotate, sharpen
-from .base import Operation, Params, Progress
+from .base import Operation, OutputLimits, Params, Progress, Refusal
 
 REGISTRY: dict[str, Operation] = {
     op.name: op
@@ -24,8 +24,14 @@ REGISTRY: dict[str, Operation] = {
     )
 }
 
-__all__ = ["REGISTRY", "Operation", "Params", "Progress", "get"]
+__all__ = ["REGISTRY", "Operation", "OutputLimits", "Params", "Progress", "Refusal", "encoding_op",
+           "get"]
 
 
 def get(name: str) -> Operation:
     return REGISTRY[name]
+
+
+def encoding_op() -> Operation:
+    """The operation whose parameters decide an output's encoding (``convert``)."""
+    return next(op for op in REGISTRY.values() if op.encoding)

@@ -1,4 +1,9 @@
-"""What an operation is: a name, declared parameters, and a pure function image → image."""
+"""What an operation is: a name, declared parameters, a pure function image → image, and the
+rules that belong to it (size prediction, form placement, compare, metric).
+
+Plain Python over Pillow and pydantic: operations never touch storage, the database, the
+web framework or metrics; the runner (``pixtools.tasks.runner``) owns those.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from typing import Annotated, Any, Literal
 from PIL import Image, ImageColor
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from ..embedded import Embedded
+from ..imaging.embedded import Embedded
 
 Queue = Literal["standard", "ml"]
 Progress = Callable[[float], None]
@@ -59,18 +64,60 @@ def has_alpha(image: Image.Image) -> bool:
 
 
 @dataclass(frozen=True)
+class OutputLimits:
+    """How large a result may be (``PIXTOOLS_MAX_OUTPUT_SIDE``, ``…_PIXELS``)."""
+
+    max_side: int
+    max_pixels: int
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> OutputLimits:
+        return cls(settings.max_output_side, settings.max_output_pixels)
+
+    def problem(self, width: int, height: int) -> str | None:
+        """What is wrong with a result of this size, or None when it is allowed."""
+        if width > self.max_side or height > self.max_side:
+            return f"results may be at most {self.max_side} pixels a side"
+        if width * height > self.max_pixels:
+            return f"results may have at most {self.max_pixels / 1e6:g} megapixels"
+        return None
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a step's parameters alone are over the limits; ``field`` is the parameter to
+    blame (None: the step as a whole)."""
+
+    message: str
+    field: str | None = None
+
+
+@dataclass(frozen=True)
 class Operation:
     """One image operation.
 
     ``apply(image, params, progress)`` returns a new image; it never touches storage,
     the database or metrics (the runner owns those). ``progress`` takes a fraction 0–1
-    for operations slow enough to report it. Optional hooks:
+    for operations slow enough to report it. Optional hooks and rules:
 
     - ``apply_frames`` handles all frames of an animation at once (default: ``apply`` on
       each frame), for operations that must decide once for every frame;
     - ``size_hint(upright size, params)`` gives the smallest size the source may be decoded
       at when this is the first step (JPEG draft decoding), or None;
-    - ``report(source metadata, params)`` returns JSON attached to the output's details.
+    - ``predict_size(size, params)``: the largest image the operation allocates for an input
+      of ``size`` — checked against the output limits before it runs (and for the whole
+      recipe at submission), so an oversized result is refused before its memory is taken;
+      None when the result is never larger than the input;
+    - ``check_params(params, limits)``: what the parameters alone show to be over the
+      limits, whatever the image (a ``Refusal``), or None;
+    - ``report(source metadata, params)`` returns JSON attached to the output's details;
+    - ``compare``: the page shows its outputs beside the original (a before/after view);
+    - ``form_rank``: where the page's form lists it among the steps (lower first; the
+      conversion is never a step there: it is the output formats);
+    - ``throughput_metric``: its speed is recorded as
+      ``pixtools_<name>_megapixels_per_second``;
+    - ``encoding``: its parameters decide how the output is encoded (the last such step of
+      an output wins; without one, an output keeps its source's format).
     """
 
     name: str
@@ -80,7 +127,13 @@ class Operation:
     queue: Queue = "standard"
     apply_frames: Callable[[list[Image.Image], Any, Progress], list[Image.Image]] | None = None
     size_hint: Callable[[tuple[int, int], Any], tuple[int, int] | None] | None = None
+    predict_size: Callable[[tuple[int, int], Any], tuple[int, int]] | None = None
+    check_params: Callable[[Any, OutputLimits], Refusal | None] | None = None
     report: Callable[[Embedded, Any], dict[str, Any]] | None = None
+    compare: bool = False
+    form_rank: int = 100
+    throughput_metric: bool = False
+    encoding: bool = False
 
     def run(self, frames: Sequence[Image.Image], params: Any,
             progress: Progress) -> list[Image.Image]:

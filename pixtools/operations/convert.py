@@ -96,4 +96,5 @@ OPERATION = Operation(
     summary="Convert to JPEG, PNG, WebP, AVIF or GIF.",
     params=ConvertParams,
     apply=convert,
+    encoding=True,
 )

@@ -35,4 +35,5 @@ OPERATION = Operation(
     summary="Cut out a box (left, top, width, height in pixels).",
     params=CropParams,
     apply=crop,
+    form_rank=10,
 )

@@ -1,16 +1,17 @@
 """denoise: remove sensor noise with DnCNN (colour, blind). Runs on the ml queue only.
 
-The model is loaded once per ml worker by ``pixtools.ml.runtime``; importing this module
-does not import torch, so the web app and the standard workers never load it.
+The model is loaded once per process by ``pixtools.ml.runtime``, on first use; importing
+this module does not import torch, so the web app and the standard workers never load it.
 """
 
 from __future__ import annotations
 
-from flask import current_app
 from PIL import Image
 from pydantic import Field
 
 from ..errors import StepFailed
+from ..ml import runtime
+from ..ml.weights import WeightsError
 from .base import Operation, Params, Progress
 
 
@@ -21,14 +22,12 @@ class DenoiseParams(Params):
 
 
 def denoise(image: Image.Image, params: DenoiseParams, progress: Progress) -> Image.Image:
-    from ..ml import runtime
-    from ..ml.weights import WeightsError
-
     try:
-        denoiser = runtime.denoiser(current_app.extensions["pixtools.settings"])
+        denoiser = runtime.current()
     except WeightsError as exc:
         raise StepFailed(str(exc)) from None
-    return denoiser.denoise(image, strength=params.strength, progress=progress)
+    result: Image.Image = denoiser.denoise(image, strength=params.strength, progress=progress)
+    return result
 
 
 OPERATION = Operation(
@@ -37,4 +36,7 @@ OPERATION = Operation(
     params=DenoiseParams,
     apply=denoise,
     queue="ml",
+    compare=True,
+    form_rank=0,
+    throughput_metric=True,
 )

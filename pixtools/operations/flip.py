@@ -27,4 +27,5 @@ OPERATION = Operation(
     summary="Mirror the image horizontally or vertically.",
     params=FlipParams,
     apply=flip,
+    form_rank=30,
 )

@@ -12,7 +12,7 @@ from typing import Any
 
 from PIL import Image
 
-from .. import embedded
+from ..imaging import embedded
 from .base import Operation, Params, Progress
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 from pydantic import Field, field_validator, model_validator
 
 from . import attention
-from .base import Colour, Operation, Params, Progress, has_alpha, rgba
+from .base import Colour, Operation, OutputLimits, Params, Progress, Refusal, has_alpha, rgba
 
 MAX_SIDE = 16_384
 Gravity = Literal[
@@ -179,6 +179,29 @@ def target_size(size: tuple[int, int], params: ResizeParams) -> tuple[int, int]:
     return plan(size, params).final
 
 
+def largest_allocation(size: tuple[int, int], params: ResizeParams) -> tuple[int, int]:
+    """fill scales the whole image before cropping: the larger of the two is allocated."""
+    steps = plan(size, params)
+    return max(steps.scaled, steps.final, key=lambda s: s[0] * s[1])
+
+
+def check_params(params: ResizeParams, limits: OutputLimits) -> Refusal | None:
+    """A box side over the limit is refused whatever the image; so is enlarging to a box
+    whose area is, since ``upscale`` with both sides makes exactly that box."""
+    for side in ("width", "height"):
+        value = getattr(params, side)
+        if value is not None and value > limits.max_side:
+            return Refusal(f"{value} is larger than {limits.max_side}, the largest side a "
+                           "result may have.", field=side)
+    width, height = params.width, params.height
+    if params.upscale and width and height:
+        problem = limits.problem(width, height)
+        if problem:
+            return Refusal(f"enlarging to {width} × {height} ({width * height / 1e6:.1f} "
+                           f"megapixels) is not allowed: {problem}.")
+    return None
+
+
 OPERATION = Operation(
     name="resize",
     summary="Resize: fit inside a box, fill it (crop, optionally smart), stretch or pad.",
@@ -186,4 +209,7 @@ OPERATION = Operation(
     apply=resize,
     apply_frames=resize_frames,
     size_hint=size_hint,
+    predict_size=largest_allocation,
+    check_params=check_params,
+    form_rank=40,
 )

@@ -41,6 +41,16 @@ def expanded_size(size: tuple[int, int], angle: float) -> tuple[int, int]:
     return (math.ceil(max(xs)) - math.floor(min(xs)), math.ceil(max(ys)) - math.floor(min(ys)))
 
 
+def result_size(size: tuple[int, int], params: RotateParams) -> tuple[int, int]:
+    """The size ``rotate`` makes, known before any pixel is allocated."""
+    angle = params.angle % 360
+    if angle in (90, 270):
+        return size[1], size[0]
+    if angle in (0, 180) or not params.expand:
+        return size
+    return expanded_size(size, params.angle)
+
+
 def _turn(image: Image.Image, angle: float, expand: bool,
           fill: int | tuple[int, ...]) -> Image.Image:
     # Pillow does not smooth the outline of a rotated image: a border of the fill colour
@@ -81,4 +91,6 @@ OPERATION = Operation(
     summary="Rotate clockwise: 90/180/270 exactly, or any angle with a corner colour.",
     params=RotateParams,
     apply=rotate,
+    predict_size=result_size,
+    form_rank=20,
 )

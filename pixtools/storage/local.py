@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlencode, urlparse
 
-from .. import signing
+from . import signing
 from .base import Storage, StorageError
 
 

@@ -19,14 +19,16 @@ from typing import Any
 
 from flask import current_app
 
-from .. import embedded, handoff, imaging, jobs
+from .. import imaging, jobs
 from ..db import db
 from ..errors import PixToolsError, StepFailed
-from ..models import FINISHED, QUEUED, Output, Step
-from ..operations import REGISTRY
+from ..imaging import embedded, handoff
+from ..jobs import LeaseKeeper, LeaseLost
+from ..models import Output, Step
+from ..models.state import FINISHED, QUEUED
+from ..operations import REGISTRY, encoding_op
 from ..operations.convert import ConvertParams, encoder_options, finalise
 from ..recipe import RecipeOptions, options_of
-from ..recovery import LeaseKeeper, LeaseLost
 from ..storage import StorageError, get_storage
 from .runner import run_operation
 
@@ -74,10 +76,11 @@ def _fail_current(output: Output, reason: str, lease: LeaseKeeper,
 
 
 def _target(output: Output) -> ConvertParams:
-    """The final encoding: the last convert step's, else the source's format."""
-    converts = [s for s in output.steps if s.op == "convert"]
-    if converts:
-        return ConvertParams.model_validate(converts[-1].params)
+    """The final encoding: the last encoding step's, else the source's format."""
+    encoder = encoding_op()
+    chosen = [s for s in output.steps if s.op == encoder.name]
+    if chosen:
+        return ConvertParams.model_validate(chosen[-1].params)
     return ConvertParams.model_validate(
         {"format": imaging.output_format_for(output.job.source_format)}
     )

@@ -2,26 +2,27 @@
 backoff, behind a circuit breaker per host, only ever to addresses that pass the SSRF check;
 and a sandbox receiver on this instance to watch them arrive.
 
-``breaker.states()`` reports the breaker of every destination host (health and metrics).
+- ``targets`` and ``ssrf``: where an event may go, checked at submission and at send time;
+- ``outbox``: a finished job's event recorded with its final state, and lost ones found again;
+- ``delivery``: one attempt at sending, recorded, retried with backoff;
+- ``breaker``: a circuit breaker per receiving host; ``signing``: Standard Webhooks headers;
+- ``sandbox``: a receiver on this instance that records what it is sent.
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
-from ..identity import current_owner
+from .. import metrics
 from . import breaker
 
 
+def _breaker_gauges(app: Flask) -> None:
+    for host, state in breaker.states(app).items():
+        if state.lower() in metrics.BREAKER_VALUES:
+            metrics.record_breaker_state(host, state)
+
+
 def init_app(app: Flask) -> None:
-    # views imports the models, which registers the webhook tables with the app's db.
-    from . import sandbox, views
-
     breaker.init_app(app)
-    app.register_blueprint(views.api_bp)
-    app.register_blueprint(views.pages_bp)
-
-    @app.context_processor
-    def _sandbox_helpers() -> dict[str, object]:
-        # Lazy: only a template that offers "send to my sandbox" runs the query.
-        return {"my_sandbox": lambda: sandbox.latest_for(current_owner())}
+    metrics.on_scrape(_breaker_gauges)

@@ -1,9 +1,10 @@
-"""The ``deliver_webhook`` task (standard queue): one attempt at sending a job's event.
+"""Sending one delivery of the outbox: one attempt at a time.
 
 Each attempt claims the delivery row (so two copies of the task never send at once),
 checks the target again, asks the host's circuit breaker, sends, records the attempt and,
 when it should be retried, schedules the next one. The database row is the truth: a lost
-task is found again by the periodic ``sweep``.
+task is found again by ``outbox.sweep``. The event body is the job's public representation,
+rendered by the caller (``render``): this package does not know how jobs are shown.
 """
 
 from __future__ import annotations
@@ -11,104 +12,40 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import pybreaker
 import urllib3
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, update
 
-from .. import metrics, presenters, queues
+from .. import metrics, queues
 from ..db import db
-from ..models import FAILED, SUCCEEDED, Job, utcnow
-from . import breaker, http, signing, ssrf, targets
-from .models import (
-    DEAD,
-    DEFERRED,
-    DELIVERED,
-    DISABLED,
-    PENDING,
-    RETRY,
-    SENDING,
+from ..models import (
+    DeliveryStatus,
     DisabledWebhookURL,
+    Job,
     WebhookAttempt,
     WebhookDelivery,
+    utcnow,
 )
-from .models import FAILED as DELIVERY_FAILED
+from ..models import state as states
+from . import breaker, http, signing, ssrf, targets
 
 log = logging.getLogger(__name__)
 
-EVENTS = {SUCCEEDED: "job.succeeded", FAILED: "job.failed"}
+PENDING, SENDING = DeliveryStatus.PENDING, DeliveryStatus.SENDING
+DELIVERED, DELIVERY_FAILED = DeliveryStatus.DELIVERED, DeliveryStatus.FAILED
+DEAD, DISABLED = DeliveryStatus.DEAD, DeliveryStatus.DISABLED
+# Attempt outcomes besides the final statuses: ``retry`` will be tried again, ``deferred``
+# was not sent (the breaker is open).
+RETRY, DEFERRED = "retry", "deferred"
 # A scheduled task may run a little before its row says it is due (clock steps, rounding).
 EARLY_SLACK = timedelta(seconds=1)
-# The sweep re-enqueues deliveries this much overdue: their task was lost.
-OVERDUE = timedelta(seconds=60)
-
-
-def create(job: Job) -> WebhookDelivery | None:
-    """Add the job's event delivery to the session (the caller holds the job's row lock)."""
-    if not job.webhook_url or job.status not in EVENTS:
-        return None
-    now = utcnow()
-    delivery = WebhookDelivery(
-        id=signing.new_message_id(), job_id=job.id, url=job.webhook_url,
-        event=EVENTS[job.status], status=PENDING, attempts=0, created_at=now,
-        next_attempt_at=now,
-    )
-    db.session.add(delivery)
-    return delivery
-
-
-def enqueue(delivery_id: str, delay: float | None = None) -> None:
-    task = queues.get_queues().deliver_webhook
-    if delay and delay > 0:
-        task.schedule(args=(delivery_id,), delay=delay)
-    else:
-        task(delivery_id)
-
-
-def enqueue_safely(delivery_id: str) -> None:
-    """Enqueue after the commit; if the queue is down, the sweep sends it later."""
-    try:
-        enqueue(delivery_id)
-    except Exception:
-        log.exception("could not enqueue webhook delivery; the sweep will retry it",
-                      extra={"delivery_id": delivery_id})
-
-
-def payload(job: Job, event: str) -> dict[str, Any]:
-    """The event body: links to the results, never their bytes."""
-    settings = current_app.extensions["pixtools.settings"]
-    base = job.webhook_base_url or settings.public_url or "http://localhost"
-    # Download links are signed afresh at every attempt, so a late retry still carries
-    # working links; desktop links are made absolute against the instance's address.
-    with current_app.test_request_context(base_url=base):
-        outputs = [
-            {
-                "position": output.position,
-                "status": output.status,
-                "format": output.format,
-                "width": output.width,
-                "height": output.height,
-                "bytes": output.bytes,
-                "url": presenters.output_url(job, output),
-                "error": output.error,
-            }
-            for output in job.outputs
-        ]
-    return {
-        "type": event,
-        "timestamp": (job.finished_at or utcnow()).isoformat(),
-        "data": {
-            "job_id": job.id,
-            "status": job.status,
-            "error": job.error,
-            "created_at": job.created_at.isoformat(),
-            "finished_at": job.finished_at.isoformat() if job.finished_at else None,
-            "outputs": outputs,
-        },
-    }
+# The event body of a job: the job's public representation, rendered by the caller.
+Render = Callable[[Job, str], dict[str, Any]]
 
 
 def _claim(delivery_id: str, now: datetime) -> bool:
@@ -160,7 +97,7 @@ def _record(delivery: WebhookDelivery, outcome: str, *, status: int | None = Non
         latency_ms=round(latency, 2) if latency is not None else None,
         error=error, next_attempt_at=next_at,
     ))
-    delivery.status = PENDING if next_at else outcome
+    states.move("delivery", delivery, PENDING if next_at else outcome)
     delivery.next_attempt_at, delivery.claimed_until = next_at, None
     delivery.last_status_code = status if sent else delivery.last_status_code
     delivery.last_error = error
@@ -173,7 +110,7 @@ def _record(delivery: WebhookDelivery, outcome: str, *, status: int | None = Non
     return retry_in
 
 
-def attempt(delivery_id: str) -> float | None:
+def attempt(delivery_id: str, render: Render) -> float | None:
     """Make one attempt; return seconds until the next one, or None when there is none."""
     if not _claim(delivery_id, utcnow()):
         return None  # sent already, not due yet, or another worker is on it
@@ -193,7 +130,14 @@ def attempt(delivery_id: str) -> float | None:
                            retry_in=_backoff(settings, delivery.attempts + 1))
         return _record(delivery, DELIVERY_FAILED, error=f"refused at send time: {exc}")
 
-    body = json.dumps(payload(job, delivery.event), separators=(",", ":")).encode()
+    return _send(delivery, job, target, render)
+
+
+def _send(delivery: WebhookDelivery, job: Job, target: ssrf.Target,
+          render: Render) -> float | None:
+    """Sign and send the event through the host's breaker; record what happened."""
+    settings = current_app.extensions["pixtools.settings"]
+    body = json.dumps(render(job, delivery.event), separators=(",", ":")).encode()
     headers = signing.headers(job.webhook_secret or "", delivery.id, body.decode())
     breakers = breaker.get_breakers()
     try:
@@ -271,31 +215,15 @@ def _network_error(exc: BaseException) -> str:
     return f"network error: {type(exc).__name__}: {exc}"
 
 
-def run(delivery_id: str) -> None:
+def run(delivery_id: str, render: Render) -> None:
     """The task body: one attempt, then schedule the next one if there is one."""
     try:
-        retry_in = attempt(delivery_id)
+        retry_in = attempt(delivery_id, render)
     except Exception:  # never take a consumer down; the sweep picks the row up again
         log.exception("webhook delivery task failed", extra={"delivery_id": delivery_id})
         db.session.rollback()
         return
     if retry_in is not None:
-        enqueue(delivery_id, delay=retry_in)
+        queues.enqueue_delivery(delivery_id, delay=retry_in)
 
 
-def sweep() -> int:
-    """Re-enqueue deliveries whose task was lost, and drop expired sandboxes."""
-    from . import sandbox
-
-    now = utcnow()
-    lost = db.session.execute(
-        select(WebhookDelivery.id).where(or_(
-            (WebhookDelivery.status == PENDING) & (WebhookDelivery.next_attempt_at < now - OVERDUE),
-            (WebhookDelivery.status == SENDING) & (WebhookDelivery.claimed_until < now),
-        ))
-    ).scalars().all()
-    db.session.commit()
-    for delivery_id in lost:
-        enqueue_safely(delivery_id)
-    sandbox.delete_expired()
-    return len(lost)

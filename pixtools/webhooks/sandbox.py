@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
@@ -17,9 +18,8 @@ from sqlalchemy import delete, select
 
 from ..db import db
 from ..errors import Gone, NotFound, PayloadTooLarge
-from ..models import utcnow
+from ..models import SandboxRequest, WebhookSandbox, utcnow
 from . import signing
-from .models import SandboxRequest, WebhookSandbox
 
 RECEIVE_PATH = "/api/v1/hooks/sandbox/"
 MAX_BODY_BYTES = 256 * 1024
@@ -137,3 +137,14 @@ def own_sandbox(url: str, owner: str) -> WebhookSandbox | None:
     if sandbox is None or sandbox.owner != owner or sandbox.url != url:
         return None
     return sandbox if _trusted_origin(url) else None
+
+
+def request_json(entry: SandboxRequest) -> dict[str, Any]:
+    return {
+        "received_at": entry.received_at.isoformat(),
+        "method": entry.method,
+        "headers": entry.headers,
+        "body": entry.body,
+        "verification": entry.verification,
+        "detail": entry.detail,
+    }

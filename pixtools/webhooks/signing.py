@@ -8,7 +8,6 @@ and ``webhook-signature``: ``v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}"
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 import secrets
 import time
@@ -17,7 +16,9 @@ from datetime import UTC, datetime
 
 from standardwebhooks import Webhook
 
-PREFIX = "whsec_"
+from ..config import WEBHOOK_SECRET_PREFIX as PREFIX
+from ..config import check_webhook_secret as check_secret  # noqa: F401  (the rule lives in config)
+
 TOLERANCE_SECONDS = 5 * 60
 
 VALID, INVALID, STALE = "valid", "invalid", "stale timestamp"
@@ -29,18 +30,6 @@ def new_secret() -> str:
 
 def new_message_id() -> str:
     return "msg_" + secrets.token_urlsafe(18)
-
-
-def check_secret(secret: str) -> None:
-    """Raise ``ValueError`` unless ``secret`` is a usable ``whsec_`` secret."""
-    if not secret.startswith(PREFIX):
-        raise ValueError("must start with whsec_ (a Standard Webhooks secret)")
-    try:
-        key = base64.b64decode(secret.removeprefix(PREFIX), validate=True)
-    except binascii.Error:
-        raise ValueError("the part after whsec_ must be base64") from None
-    if len(key) < 24:
-        raise ValueError("must hold at least 24 random bytes (32 recommended)")
 
 
 def headers(

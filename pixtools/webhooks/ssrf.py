@@ -15,8 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from ..config import Network
+from ..config import parse_networks as parse_networks  # the allowlist setting's parser
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], list[str]]
 
 MAX_URL_LENGTH = 2048
@@ -57,19 +59,6 @@ class Target:
     def breaker_key(self) -> str:
         """The destination the circuit breaker tracks: host, and port when not the default."""
         return self.host_header
-
-
-def parse_networks(value: str) -> tuple[Network, ...]:
-    """Parse the allowlist setting: comma-separated CIDR blocks (``10.0.0.0/8, fd00::/8``)."""
-    networks = []
-    for item in (part.strip() for part in value.split(",")):
-        if not item:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(item, strict=True))
-        except ValueError as exc:
-            raise ValueError(f"{item!r} is not a CIDR block like 10.0.0.0/8 ({exc})") from None
-    return tuple(networks)
 
 
 def system_resolver(host: str, port: int) -> list[str]:

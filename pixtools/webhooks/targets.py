@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
-from werkzeug.datastructures import MultiDict
 
 from ..db import db
 from ..errors import InvalidWebhookURL
+from ..models import DisabledWebhookURL
 from . import sandbox, signing, ssrf
-from .models import DisabledWebhookURL
 
 FIELD = "webhook_url"
 
@@ -51,9 +51,9 @@ def disabled_reason(url: str) -> str | None:
     return f"this URL was disabled on {row.disabled_at:%Y-%m-%d %H:%M} UTC: {row.reason}"
 
 
-def from_form(form: MultiDict[str, str], *, owner: str, base_url: str) -> WebhookRequest | None:
-    """Read and check the optional ``webhook_url`` field of a job submission."""
-    values = [value.strip() for value in form.getlist(FIELD) if value.strip()]
+def from_values(raw: Sequence[str], *, owner: str, base_url: str) -> WebhookRequest | None:
+    """Check the optional ``webhook_url`` field(s) of a job submission; None when empty."""
+    values = [value.strip() for value in raw if value.strip()]
     if not values:
         return None
     if len(set(values)) > 1:

@@ -14,7 +14,6 @@ import tomllib
 import pytest
 import requests
 
-from tests.conftest import free_port, wait_for
 from tests.deploy.helpers import (
     REPO,
     app_routes,
@@ -23,6 +22,7 @@ from tests.deploy.helpers import (
     final_instructions,
     stage_lineage,
 )
+from tests.support.environment import free_port, wait_for
 
 TARGETS = ("api", "worker-standard", "worker-ml")
 

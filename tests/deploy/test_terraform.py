@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import IN_CI
 from tests.deploy.helpers import REPO, TERRAFORM
+from tests.support.environment import IN_CI
 
 TF_FILES = sorted(TERRAFORM.glob("*.tf"))
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from pixtools import imaging
 from pixtools.operations.convert import ConvertParams, encoder_options, finalise
 from tests.fixtures.generate import photo
-from tests.operations.support import open_bytes, psnr
+from tests.support.images import open_bytes, psnr
 
 SOURCE = photo((160, 120), noise=1.5)
 

@@ -8,7 +8,7 @@ from PIL import Image
 
 from pixtools.errors import StepFailed
 from tests.fixtures.generate import photo
-from tests.operations.support import apply, psnr
+from tests.support.images import apply, psnr
 
 SOURCE = photo((200, 120))
 

@@ -12,7 +12,7 @@ from PIL import Image
 
 from pixtools import operations
 from pixtools.recipe import parse
-from tests.conftest import wait_for
+from tests.support.environment import wait_for
 
 DENOISE_RESIZE_PNG = json.dumps({"outputs": [{"steps": [
     {"op": "denoise"}, {"op": "resize", "width": 96}, {"op": "convert", "format": "png"},

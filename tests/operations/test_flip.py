@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from tests.fixtures.generate import photo
-from tests.operations.support import apply, psnr
+from tests.support.images import apply, psnr
 
 SOURCE = photo((90, 60))
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from tests.fixtures.generate import photo
-from tests.operations.support import apply, psnr
+from tests.support.images import apply, psnr
 
 
 def luma(image: Image.Image) -> np.ndarray:

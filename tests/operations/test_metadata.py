@@ -7,10 +7,10 @@ import io
 import pytest
 from PIL import ExifTags, Image
 
-from pixtools import embedded
+from pixtools.imaging import embedded
 from pixtools.operations import REGISTRY
 from tests.fixtures import generate
-from tests.operations.support import apply, psnr
+from tests.support.images import apply, psnr
 
 
 def source_of(data: bytes) -> embedded.Embedded:

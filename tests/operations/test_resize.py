@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from pixtools.operations import resize as resize_module
 from pixtools.operations.resize import ResizeParams
 from tests.fixtures.generate import photo
-from tests.operations.support import apply, psnr
+from tests.support.images import apply, psnr
 
 SOURCE = photo((400, 300))
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from pixtools.operations.rotate import RotateParams
 from tests.fixtures.generate import photo, upright
-from tests.operations.support import apply, psnr
+from tests.support.images import apply, psnr
 
 SOURCE = Image.fromarray(upright())  # coloured quarters: the direction is visible
 

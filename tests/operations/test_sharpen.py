@@ -6,7 +6,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from tests.fixtures.generate import photo
-from tests.operations.support import apply, psnr, sharpness
+from tests.support.images import apply, psnr, sharpness
 
 SOURCE = photo((160, 120)).filter(ImageFilter.GaussianBlur(1.5))
 

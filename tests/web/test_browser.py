@@ -14,8 +14,8 @@ from typing import Any
 from PIL import Image
 from playwright.sync_api import expect
 
-from tests.conftest import make_image, noise_image
-from tests.web.conftest import (
+from tests.support.images import make_image, noise_image
+from tests.support.pages import (
     DESKTOP,
     PHONE,
     csp_violations,

@@ -8,8 +8,9 @@ import pytest
 from pydantic import Field
 from werkzeug.datastructures import MultiDict
 
-from pixtools import operations, web_forms
+from pixtools import create_app, operations
 from pixtools.operations import Operation, Params
+from pixtools.web import forms as web_forms
 
 
 class TintParams(Params):
@@ -26,6 +27,13 @@ class SmoothParams(Params):
 
 def _identity(image, params, progress):  # type: ignore[no-untyped-def]
     return image
+
+
+def recipe_of(app, form):  # type: ignore[no-untyped-def]
+    """What the page submits: the form's order, checked as an API request is."""
+    with app.test_request_context("/"):
+        order = form.order(owner="browser:test", webhook_urls=[], base_url="http://localhost/")
+    return order.recipe if order is not None else None
 
 
 @pytest.fixture
@@ -61,7 +69,7 @@ def test_form_values_become_a_recipe_in_order(more_ops):
         ("step.smooth", "on"), ("smooth.level", "high"),
         ("resize.height", "200"), ("auto_orient", "on"),
     ]))
-    recipe = form.recipe(max_outputs=8, max_steps=12)
+    recipe = recipe_of(more_ops, form)
     assert recipe is not None, [(c.name, c.error) for c in form.controls() if c.error]
     (steps,) = recipe.outputs
     assert [(s.op, s.queue) for s in steps] == [
@@ -76,28 +84,28 @@ def test_form_values_become_a_recipe_in_order(more_ops):
 def test_untouched_steps_stay_out_and_errors_find_their_control(more_ops):
     quiet = web_forms.build(MultiDict([("format", "png"), ("tint.keep_alpha", "on"),
                                        ("tint.strength", "50"), ("auto_orient", "")]))
-    recipe = quiet.recipe(max_outputs=8, max_steps=12)
+    recipe = recipe_of(more_ops, quiet)
     assert recipe is not None
     assert [s.op for s in recipe.outputs[0]] == ["convert"]
     assert recipe.auto_orient is False
 
     bad = web_forms.build(MultiDict([("format", "webp"), ("tint.strength", "250"),
                                      ("tint.blend", "sideways")]))
-    assert bad.recipe(max_outputs=8, max_steps=12) is None
+    assert recipe_of(more_ops, bad) is None
     errors = {c.name: c.error for c in bad.controls() if c.error}
     assert errors == {"tint.blend": "Choose one of: normal, multiply, screen, overlay, soft, "
                                     "hard."}
     fixed = web_forms.build(MultiDict([("format", "webp"), ("tint.strength", "250")]))
-    assert fixed.recipe(max_outputs=8, max_steps=12) is None
+    assert recipe_of(more_ops, fixed) is None
     assert fixed.steps[-1].controls[1].error == "Input should be less than or equal to 100."
 
 
-def test_every_format_is_one_output_and_limits_still_apply(app):
+def test_every_format_is_one_output_and_limits_still_apply(app, desktop_config):
     form = web_forms.build(MultiDict([("format", f) for f in ("jpeg", "png", "webp", "avif")]))
-    recipe = form.recipe(max_outputs=8, max_steps=12)
+    recipe = recipe_of(app, form)
     assert recipe is not None
     assert [steps[-1].params["format"] for steps in recipe.outputs] == [
         "jpeg", "png", "webp", "avif"]
     capped = web_forms.build(MultiDict([("format", "jpeg"), ("format", "png")]))
-    assert capped.recipe(max_outputs=1, max_steps=12) is None
+    assert recipe_of(create_app({**desktop_config, "max_outputs": 1}), capped) is None
     assert capped.errors == {"general": "Outputs has 2 entries; at most 1 are allowed."}

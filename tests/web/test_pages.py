@@ -17,8 +17,8 @@ from pixtools import create_app, db
 from pixtools.models import Job
 from pixtools.storage import get_storage
 from pixtools.tasks.pipeline import run_steps
-from tests.browser import browser_client
-from tests.conftest import make_image
+from tests.support.browser import browser_client
+from tests.support.images import make_image
 
 HX = {"HX-Request": "true"}
 OWNER_COOKIE = "pixtools_owner"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.conftest import free_port, make_image, wait_for
+from tests.support.environment import free_port, wait_for
+from tests.support.images import make_image
 
 
 def test_sandbox_in_the_browser(tmp_path: Path, spawn, browser):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import email.utils
 import time
 
-from pixtools.webhooks import delivery as deliveries
-from tests.webhooks.conftest import (
+from pixtools.webhooks import outbox
+from tests.support.webhooks import (
     Reply,
     assert_signed,
+    attempt,
     only_delivery,
     run_job,
     spec_signature,
@@ -31,7 +32,7 @@ def test_success_is_signed_per_spec_and_carries_links(hook_app, hook_client, rec
     run_job(job_id)
     row = only_delivery(job_id)
     assert row.status == "pending" and row.event == "job.succeeded"
-    assert deliveries.attempt(row.id) is None
+    assert attempt(row.id) is None
     assert len(receiver.requests) == 1
     got = receiver.requests[0]
     assert got.path == "/hook"
@@ -56,7 +57,7 @@ def test_success_is_signed_per_spec_and_carries_links(hook_app, hook_client, rec
     assert entry["history"][0]["status_code"] == 200
     assert entry["history"][0]["latency_ms"] >= 0
     # Sent once: another copy of the task finds nothing to do.
-    assert deliveries.attempt(row.id) is None
+    assert attempt(row.id) is None
     assert len(receiver.requests) == 1
 
 
@@ -65,13 +66,13 @@ def test_500_then_success_retries_with_the_same_webhook_id(hook_client, receiver
     job_id, secret = start_job(hook_client, receiver.url())
     run_job(job_id)
     row = only_delivery(job_id)
-    retry_in = deliveries.attempt(row.id)
+    retry_in = attempt(row.id)
     assert retry_in is not None and 0.19 < retry_in < 0.21  # base 0.2 s, no jitter
     row = only_delivery(job_id)
     assert row.status == "pending" and row.last_status_code == 500
     assert "database down" in row.last_error
     time.sleep(retry_in)
-    assert deliveries.attempt(row.id) is None
+    assert attempt(row.id) is None
     first, second = receiver.requests
     assert first.headers["webhook-id"] == second.headers["webhook-id"] == row.id
     # The same event; only its download links are signed afresh for each attempt.
@@ -98,10 +99,9 @@ def test_backoff_doubles_and_retry_after_is_respected(hook_config, request, rece
     row_id = only_delivery(job_id).id
     delays = []
     for _ in range(5):
-        delays.append(deliveries.attempt(row_id))
+        delays.append(attempt(row_id))
         from pixtools.db import db
-        from pixtools.models import utcnow
-        from pixtools.webhooks.models import WebhookDelivery
+        from pixtools.models import WebhookDelivery, utcnow
 
         # Make the next attempt due now rather than waiting for it.
         db.session.get(WebhookDelivery, row_id).next_attempt_at = utcnow()
@@ -119,7 +119,7 @@ def test_410_disables_the_url(hook_client, receiver):
     job_id, _ = start_job(hook_client, url)
     run_job(job_id)
     row = only_delivery(job_id)
-    assert deliveries.attempt(row.id) is None
+    assert attempt(row.id) is None
     row = only_delivery(job_id)
     assert row.status == "disabled" and "410" in row.last_error
     # The URL is refused for new jobs, with the reason…
@@ -135,7 +135,7 @@ def test_410_disables_the_url(hook_client, receiver):
     db.session.get(Job, other).webhook_url = url
     db.session.commit()
     run_job(other)
-    assert deliveries.attempt(only_delivery(other).id) is None
+    assert attempt(only_delivery(other).id) is None
     assert only_delivery(other).status == "disabled"
     assert len(receiver.requests) == 1
 
@@ -145,7 +145,7 @@ def test_redirect_is_a_failure_and_not_followed(hook_client, receiver):
     job_id, _ = start_job(hook_client, receiver.url())
     run_job(job_id)
     row = only_delivery(job_id)
-    assert deliveries.attempt(row.id) is None
+    assert attempt(row.id) is None
     row = only_delivery(job_id)
     assert row.status == "failed" and row.last_status_code == 301
     assert "redirects" in row.last_error and "/elsewhere" in row.last_error
@@ -156,7 +156,7 @@ def test_other_4xx_fails_without_retry(hook_client, receiver):
     receiver.script = [Reply(401, body=b"bad token")]
     job_id, _ = start_job(hook_client, receiver.url())
     run_job(job_id)
-    assert deliveries.attempt(only_delivery(job_id).id) is None
+    assert attempt(only_delivery(job_id).id) is None
     row = only_delivery(job_id)
     assert row.status == "failed" and row.last_error == "HTTP 401: bad token"
 
@@ -165,7 +165,7 @@ def test_slow_receiver_times_out_and_is_retried(hook_client, receiver):
     receiver.script = [Reply(200, delay=3)]  # read timeout is 1 s
     job_id, _ = start_job(hook_client, receiver.url())
     run_job(job_id)
-    retry_in = deliveries.attempt(only_delivery(job_id).id)
+    retry_in = attempt(only_delivery(job_id).id)
     assert retry_in is not None
     row = only_delivery(job_id)
     assert row.status == "pending"
@@ -180,7 +180,7 @@ def test_failed_job_sends_job_failed(hook_client, hook_app, receiver):
     job_id, secret = response.get_json()["id"], response.get_json()["webhook"]["secret"]
     get_storage(hook_app).delete_prefix(f"jobs/{job_id}/source")
     run_job(job_id)
-    assert deliveries.attempt(only_delivery(job_id).id) is None
+    assert attempt(only_delivery(job_id).id) is None
     event = receiver.requests[0].json()
     assert event["type"] == "job.failed"
     assert event["data"]["status"] == "failed" and "no object" in event["data"]["error"]
@@ -204,7 +204,7 @@ def test_dead_after_the_retry_window(hook_config, request, receiver):
     receiver.default = Reply(500)
     job_id, _ = start_job(client, receiver.url())
     run_job(job_id)
-    assert deliveries.attempt(only_delivery(job_id).id) is None
+    assert attempt(only_delivery(job_id).id) is None
     row = only_delivery(job_id)
     assert row.status == "dead"
     assert "retry window" in row.last_error and "HTTP 500" in row.last_error
@@ -223,7 +223,7 @@ def test_account_secret_is_used_and_not_echoed(hook_config, request, receiver):
     assert response.get_json()["webhook"] == {"url": receiver.url()}
     job_id = response.get_json()["id"]
     run_job(job_id)
-    deliveries.attempt(only_delivery(job_id).id)
+    attempt(only_delivery(job_id).id)
     got = receiver.requests[0]
     assert spec_signature(secret, got.headers["webhook-id"], got.headers["webhook-timestamp"],
                           got.body) == got.headers["webhook-signature"]
@@ -231,18 +231,17 @@ def test_account_secret_is_used_and_not_echoed(hook_config, request, receiver):
 
 def test_lost_task_is_found_by_the_sweep(hook_client, hook_app, receiver):
     from pixtools.db import db
-    from pixtools.models import utcnow
+    from pixtools.models import WebhookDelivery, utcnow
     from pixtools.queues import get_queues
-    from pixtools.webhooks.models import WebhookDelivery
 
     job_id, _ = start_job(hook_client, receiver.url())
     run_job(job_id)
     huey = get_queues(hook_app).standard
     huey.flush()  # the task is lost…
     row = db.session.get(WebhookDelivery, only_delivery(job_id).id)
-    row.next_attempt_at = utcnow() - deliveries.OVERDUE * 2
+    row.next_attempt_at = utcnow() - outbox.OVERDUE * 2
     db.session.commit()
-    assert deliveries.sweep() == 1  # …and the sweep enqueues it again
+    assert outbox.sweep() == 1  # …and the sweep enqueues it again
     assert len(huey) == 1
     task = huey.dequeue()
     huey.execute(task)

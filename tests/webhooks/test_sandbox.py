@@ -15,11 +15,10 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
-from pixtools.webhooks import delivery as deliveries
-from pixtools.webhooks import signing
-from tests.browser import browser as page_browser
-from tests.conftest import make_image
-from tests.webhooks.conftest import RECIPE, only_delivery, run_job, submit
+from pixtools.webhooks import outbox, signing
+from tests.support.browser import browser as page_browser
+from tests.support.images import make_image
+from tests.support.webhooks import RECIPE, attempt, only_delivery, run_job, submit
 
 
 def signed_post(client: Any, url: str, secret: str, body: bytes, *, at: int | None = None):
@@ -53,8 +52,7 @@ def test_create_receive_and_show_newest_first(client):
 
 def test_sandboxes_belong_to_their_creator_and_expire(app, client):
     from pixtools.db import db
-    from pixtools.models import utcnow
-    from pixtools.webhooks.models import WebhookSandbox
+    from pixtools.models import WebhookSandbox, utcnow
 
     box = client.post("/api/v1/sandboxes").get_json()
     browser, csrf = page_browser(app)  # a browser: its own owner cookie and CSRF token
@@ -70,7 +68,7 @@ def test_sandboxes_belong_to_their_creator_and_expire(app, client):
     gone = client.post(box["url"].removeprefix("http://localhost"), data=b"{}")
     assert gone.status_code == 410  # tells a sender to stop
     assert client.post("/api/v1/hooks/sandbox/nope", data=b"{}").status_code == 404
-    assert deliveries.sweep() == 0
+    assert outbox.sweep() == 0
     assert db.session.get(WebhookSandbox, box["id"]) is None  # expired ones are removed
 
 
@@ -137,7 +135,7 @@ def test_job_event_arrives_in_the_sandbox_over_http(app, served):
     assert response.status_code == 202, response.text
     job_id = response.json()["id"]
     run_job(job_id)
-    assert deliveries.attempt(only_delivery(job_id).id) is None
+    assert attempt(only_delivery(job_id).id) is None
     assert only_delivery(job_id).status == "delivered"
     (entry,) = api.get(f"{served}/api/v1/sandboxes/{box['id']}", timeout=5).json()["requests"]
     assert entry["verification"] == "valid", entry["detail"]

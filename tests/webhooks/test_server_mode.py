@@ -14,14 +14,9 @@ import urllib3
 from werkzeug.serving import make_server
 
 from pixtools.webhooks import breaker
-from tests.conftest import free_port, make_image, wait_for
-from tests.webhooks.conftest import (
-    RECIPE,
-    Receiver,
-    Reply,
-    assert_signed,
-    submit,
-)
+from tests.support.environment import free_port, wait_for
+from tests.support.images import make_image
+from tests.support.webhooks import RECIPE, Receiver, Reply, assert_signed, submit
 
 
 @pytest.fixture

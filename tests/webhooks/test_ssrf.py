@@ -9,9 +9,8 @@ import ssl
 import pytest
 
 from pixtools.config import ConfigError, load_settings
-from pixtools.webhooks import delivery as deliveries
-from pixtools.webhooks import http, ssrf
-from tests.webhooks.conftest import Receiver, only_delivery, run_job, submit
+from pixtools.webhooks import http, outbox, ssrf
+from tests.support.webhooks import Receiver, attempt, only_delivery, run_job, submit
 
 PUBLIC = "http://93.184.215.14/hook"  # a public literal: accepted with no DNS lookup
 
@@ -65,17 +64,16 @@ def test_refused_at_submit_with_the_reason(client, url, reason):
 def test_refused_at_send_time_too(client):
     """The same table, after the URL got into a finished job some other way: nothing is sent."""
     from pixtools.db import db
-    from pixtools.models import Job
-    from pixtools.webhooks.models import WebhookDelivery
+    from pixtools.models import Job, WebhookDelivery
 
     job_id = submit(client, PUBLIC).get_json()["id"]
     run_job(job_id)
     job = db.session.get(Job, job_id)
     for url, reason in REFUSED:
         job.webhook_url = url
-        delivery_id = deliveries.create(job).id  # as the job's end would record it
+        delivery_id = outbox.record(job).id  # as the job's end would record it
         db.session.commit()
-        retry_in = deliveries.attempt(delivery_id)
+        retry_in = attempt(delivery_id)
         row = db.session.get(WebhookDelivery, delivery_id)
         assert reason in row.last_error, (url, row.last_error)
         if reason == "does not resolve":  # DNS may come back: retried, never sent
@@ -106,7 +104,7 @@ def test_dns_rebinding_is_caught_at_send_time(client, monkeypatch):
     job_id = response.get_json()["id"]
     run_job(job_id)
     answers["hooks.example.com"] = ["169.254.169.254"]  # the DNS answer changed since
-    assert deliveries.attempt(only_delivery(job_id).id) is None
+    assert attempt(only_delivery(job_id).id) is None
     row = only_delivery(job_id)
     assert row.status == "failed"
     assert "hooks.example.com resolves to 169.254.169.254" in row.last_error

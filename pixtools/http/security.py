@@ -1,0 +1,112 @@
+"""Web security: protective headers on every response, CSRF checks on browser requests.
+
+CSRF matters only where the browser sends credentials by itself: the owner cookie. So a
+state-changing request (POST, PUT, PATCH, DELETE) that is identified by that cookie must
+carry the page's token, in an ``X-CSRF-Token`` header or a ``csrf_token`` form field.
+Requests identified by an API key, or by nothing at all, have no ambient authority to
+abuse and are not checked. Flask-WTF makes and checks the tokens (bound to the browser's
+session); ``csrf_token()`` in templates gives the current one.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, g, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .. import errors
+from ..storage import get_storage
+from . import identity
+from .errors import render
+
+csrf = CSRFProtect()
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+STATIC_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    # Same-origin requests keep their Referer (Flask-WTF checks it over HTTPS); job URLs
+    # never leak to other sites.
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def storage_origin(app: Flask) -> str | None:
+    """The origin result links point at when it is not this app (S3 or a compatible store)."""
+    try:
+        url = get_storage(app).signed_url(
+            ".csp-probe", expires_in=60, filename="probe.png", content_type="image/png"
+        )
+    except Exception:  # no credentials yet, say: fall back to the configured endpoint
+        url = app.extensions["pixtools.settings"].s3_endpoint_url
+    parts = urlsplit(url or "")
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}"
+    return None
+
+
+def content_security_policy(image_origin: str | None) -> str:
+    images = " ".join(filter(None, ["'self'", "data:", "blob:", image_origin]))
+    return "; ".join([
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "font-src 'self'",
+        f"img-src {images}",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "object-src 'none'",
+    ])
+
+
+def _check_csrf() -> None:
+    # Flask-WTF caches the token in ``g``, which outlives a request when an app context was
+    # already pushed (scripts, tests): each request must get its own session's token.
+    g.pop("csrf_token", None)
+    g.pop("csrf_valid", None)
+    if request.method in UNSAFE_METHODS and identity.authenticated_by() == identity.BY_COOKIE:
+        csrf.protect()
+
+
+def _csrf_failed(exc: CSRFError) -> Response:
+    return render(errors.CsrfFailed(
+        f"{exc.description} Changes made with the page's cookie must send the page's CSRF "
+        "token (the csrf-token meta tag) in an X-CSRF-Token header or a csrf_token form "
+        "field: reload the page and try again. Scripts should use an API key instead."
+    ))
+
+
+def init_app(app: Flask) -> None:
+    """Register after ``identity`` (the CSRF check needs to know how a request identified)."""
+    settings = app.extensions["pixtools.settings"]
+    if settings.proxy_hops:
+        # Behind N reverse proxies, take the client address and scheme from their headers
+        # (needed for per-client rate limits and secure cookies), trusting no more than N.
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )
+    app.config.update(
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked by _check_csrf, for cookie requests only
+        WTF_CSRF_TIME_LIMIT=None,  # a page left open for hours must still work
+        SESSION_COOKIE_NAME="pixtools_session",
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+        # The session holds the CSRF secret: over HTTPS it must never travel in clear.
+        SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
+    )
+    csrf.init_app(app)
+    app.before_request(_check_csrf)
+    app.register_error_handler(CSRFError, _csrf_failed)
+    policy = content_security_policy(storage_origin(app))
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", policy)
+        for name, value in STATIC_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response

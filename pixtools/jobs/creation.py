@@ -1,0 +1,157 @@
+"""The one way a job is made: every entry point (the API, the page, the sandbox page)
+calls ``prepare`` and then ``create``, so each applies the same checks in the same order:
+
+1. the recipe (``recipe.parse``: 422 naming the field),
+2. the output limits its parameters alone show (422),
+3. capacity: a queue the recipe needs is too deep (503 with ``Retry-After``),
+4. the webhook target (422: not public, disabled, malformed),
+5. the upload itself, read by the edge with ``http.uploads`` (413, 415, 422), then
+6. the ``Idempotency-Key``: a repeated request answers with the job it made.
+
+``prepare`` runs the checks that do not need the image (once for a page with many files);
+``create`` stores the upload, records the job, commits, then enqueues its first steps. An
+unreachable queue loses nothing: the job is committed and the sweeper enqueues it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import redis
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from .. import logs, metrics, queues
+from .. import recipe as recipes
+from ..db import db
+from ..errors import ServiceUnavailable
+from ..imaging import ImageInfo
+from ..models import Job, Output, Status, Step, new_job_id, utcnow
+from ..operations import OutputLimits
+from ..storage import get_storage
+from ..webhooks import targets
+from ..webhooks.targets import WebhookRequest
+from . import idempotency
+from .rows import enqueue_committed, source_key
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One uploaded image, read and checked by the edge (``http.uploads.read``)."""
+
+    data: bytes
+    filename: str
+    info: ImageInfo
+
+
+@dataclass(frozen=True)
+class Order:
+    """A submission whose recipe, limits, capacity and webhook passed: ready for images."""
+
+    owner: str
+    recipe: recipes.Recipe
+    webhook: WebhookRequest | None = None
+    request_id: str | None = None
+
+
+def prepare(*, owner: str, recipe: str | None, webhook_urls: Sequence[str] = (),
+            base_url: str = "", request_id: str | None = None) -> Order:
+    """Checks 1–4 of the module docstring; raises the ``PixToolsError`` that refuses."""
+    settings = current_app.extensions["pixtools.settings"]
+    parsed = recipes.parse(recipe, max_outputs=settings.max_outputs,
+                           max_steps=settings.max_steps)
+    recipes.check_limits(parsed, OutputLimits.from_settings(settings))
+    check_capacity({step.queue for steps in parsed.outputs for step in steps})
+    webhook = targets.from_values(webhook_urls, owner=owner, base_url=base_url)
+    return Order(owner=owner, recipe=parsed, webhook=webhook,
+                 request_id=request_id or logs.current_request_id())
+
+
+def check_capacity(queue_names: set[str]) -> None:
+    """Refuse new work (503) when a queue it needs is deeper than its threshold."""
+    settings = current_app.extensions["pixtools.settings"]
+    thresholds = {"standard": settings.max_queued_standard, "ml": settings.max_queued_ml}
+    for name in sorted(queue_names):
+        try:
+            waiting = queues.depth(name)
+        except (redis.RedisError, sqlite3.Error) as exc:
+            # The queue cannot be asked: accept the job (it is committed first and runs once
+            # the queue is back) rather than refuse work we might well be able to do.
+            log.warning("queue depth unknown", extra={"queue": name, "error": str(exc)})
+            continue
+        if waiting >= thresholds[name]:
+            raise ServiceUnavailable(
+                f"PixTools is busy: {waiting} steps are waiting on the {name} queue. "
+                f"Try again in {settings.busy_retry_after_seconds} s.",
+                retry_after=settings.busy_retry_after_seconds,
+            )
+
+
+def create(order: Order, upload: Upload, *,
+           idempotency_key: str | None = None) -> tuple[Job, bool]:
+    """The job for ``upload``: (new job, True), or (the job this key already made, False).
+
+    Raises ``IdempotencyKeyReused`` (422) when the key was used for a different request.
+    """
+    if idempotency_key is None:
+        return _record(order, upload), True
+    digest = idempotency.request_hash(upload.data, upload.filename, order.recipe,
+                                      order.webhook.url if order.webhook else None)
+    for _ in range(2):
+        existing = idempotency.job_for_key(order.owner, idempotency_key, digest)
+        if existing is not None:
+            return existing, False
+        try:
+            return _record(order, upload, idempotency_key, digest), True
+        except IntegrityError:
+            continue  # a concurrent request with the same key made the job first
+    raise idempotency.in_use()
+
+
+def _record(order: Order, upload: Upload, idempotency_key: str | None = None,
+            request_hash: str | None = None) -> Job:
+    """Store the upload, record the job, commit, then enqueue its first steps."""
+    settings = current_app.extensions["pixtools.settings"]
+    now = utcnow()
+    job = Job(
+        id=new_job_id(), owner=order.owner, status=Status.QUEUED,
+        source_name=upload.filename, source_format=upload.info.format.lower(),
+        source_width=upload.info.width, source_height=upload.info.height,
+        source_bytes=len(upload.data), request_id=order.request_id,
+        idempotency_key=idempotency_key, request_hash=request_hash,
+        options=order.recipe.options.model_dump(), created_at=now,
+        expires_at=now + timedelta(seconds=settings.job_ttl_seconds),
+    )
+    job.source_key = source_key(job.id)
+    if order.webhook is not None:
+        job.webhook_url, job.webhook_secret = order.webhook.url, order.webhook.secret
+        job.webhook_base_url = order.webhook.base_url
+    for position, steps in enumerate(order.recipe.outputs):
+        output = Output(position=position, status=Status.QUEUED)
+        output.steps = [
+            Step(position=i, op=s.op, params=s.params, queue=s.queue, status=Status.QUEUED,
+                 progress=0)
+            for i, s in enumerate(steps)
+        ]
+        output.steps[0].enqueued_at = now  # enqueued right after the commit
+        job.outputs.append(output)
+    storage = get_storage(current_app)
+    storage.put(job.source_key, upload.data, "application/octet-stream")
+    db.session.add(job)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another request with the same idempotency key won the race: drop our copy.
+        db.session.rollback()
+        storage.delete_prefix(f"jobs/{job.id}/")
+        raise
+    metrics.record_job_submitted(len(upload.data))
+    log.info("job submitted", extra={"job_id": job.id, "outputs": len(job.outputs)})
+    enqueue_committed([output.steps[0] for output in job.outputs])
+    return job

@@ -1,0 +1,230 @@
+"""The page's recipe form: controls built from the operation registry, read back as a recipe.
+
+Every operation in ``operations.REGISTRY`` shows up without template changes: the
+parameters it declares (``Operation.describe()``) choose its controls. ``convert`` is
+special only in that each chosen format becomes an output of its own, with its own quality
+slider; every other operation is a step shared by all outputs. The recipe is then checked by
+``jobs.prepare`` exactly like an API recipe, and its errors are put back on the controls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from .. import jobs, operations
+from ..errors import PixToolsError
+from .controls import Control
+
+# Formats whose encoder has no quality setting: they get no slider.
+LOSSLESS_FORMATS = frozenset({"png"})
+DEFAULT_FORMATS = frozenset({"webp"})
+
+AUTO_ORIENT = {
+    "name": "auto_orient", "type": "boolean", "required": False, "default": True,
+    "description": "Turn photos the right way up using their camera orientation.",
+}
+WEBHOOK_URL = {
+    "name": "webhook_url", "type": "string", "required": False, "default": None,
+    "description": "Optional: PixTools calls this URL when a job ends.",
+}
+
+
+@dataclass
+class FormatOption:
+    name: str
+    checked: bool
+    quality: Control | None
+
+
+@dataclass
+class StepSection:
+    """One operation of the registry, used by every output when ``enabled``."""
+
+    op: str
+    summary: str
+    queue: str
+    toggle: Control
+    controls: list[Control]
+    error: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        # An unticked box is indistinguishable from an untouched one, so a switch alone
+        # never turns a step on; typed values (numbers, choices, text) do.
+        return self.toggle.checked or any(
+            c.changed for c in self.controls if c.param["type"] != "boolean"
+        )
+
+    def params(self) -> dict[str, Any]:
+        """The parameters to send: what differs from the defaults, and every required one."""
+        chosen = {}
+        for control in self.controls:
+            value = control.value()
+            if value is not None and (value != control.default or control.param["required"]):
+                chosen[control.param["name"]] = value
+        return chosen
+
+
+@dataclass
+class RecipeForm:
+    formats: list[FormatOption]
+    encoding: list[Control]
+    steps: list[StepSection]
+    auto_orient: Control
+    webhook_url: Control
+    errors: dict[str, str] = field(default_factory=dict)
+    # Where each recipe field came from, so parse errors land on the right control.
+    _origin: dict[str, Control | StepSection | str] = field(default_factory=dict)
+
+    def controls(self) -> Iterator[Control]:
+        for option in self.formats:
+            if option.quality:
+                yield option.quality
+        yield from self.encoding
+        for step in self.steps:
+            yield step.toggle
+            yield from step.controls
+        yield self.auto_orient
+        yield self.webhook_url
+
+    @property
+    def has_errors(self) -> bool:
+        return bool(self.errors) or any(c.error for c in self.controls()) or any(
+            s.error for s in self.steps
+        )
+
+    @property
+    def format_error(self) -> str | None:
+        return self.errors.get("format")
+
+    def recipe_text(self) -> str | None:
+        """The recipe as JSON, or ``None`` with the errors put on their controls."""
+        chosen = [option for option in self.formats if option.checked]
+        if not chosen:
+            self.errors["format"] = "Choose at least one output format."
+        shared = [s for s in self.steps if s.enabled]
+        shared_params = [(s, s.params()) for s in shared]
+        encoding = {c.param["name"]: c.value() for c in self.encoding if c.changed}
+        auto_orient = self.auto_orient.value()
+        if self.has_errors:
+            return None
+        outputs = []
+        for index, option in enumerate(chosen):
+            steps: list[dict[str, Any]] = []
+            for position, (section, params) in enumerate(shared_params):
+                where = f"outputs.{index}.steps.{position}"
+                self._origin[where] = section
+                for control in section.controls:
+                    self._origin[f"{where}.{control.param['name']}"] = control
+                steps.append({"op": section.op, **params})
+            where = f"outputs.{index}.steps.{len(steps)}"
+            convert: dict[str, Any] = {"op": operations.encoding_op().name,
+                                       "format": option.name, **encoding}
+            self._origin[where] = self._origin[f"{where}.format"] = "format"
+            for control in self.encoding:
+                self._origin[f"{where}.{control.param['name']}"] = control
+            if option.quality is not None:
+                convert["quality"] = option.quality.value()
+                self._origin[f"{where}.quality"] = option.quality
+            steps.append(convert)
+            outputs.append({"steps": steps})
+        return json.dumps({"outputs": outputs, "auto_orient": auto_orient})
+
+    def order(self, *, owner: str, webhook_urls: list[str], base_url: str) -> jobs.Order | None:
+        """The submission checked by ``jobs.prepare`` (as an API request is), or None with
+        every error put on the control it came from."""
+        text = self.recipe_text()
+        if text is None:
+            return None
+        try:
+            return jobs.prepare(owner=owner, recipe=text, webhook_urls=webhook_urls,
+                                base_url=base_url)
+        except PixToolsError as exc:
+            self.attach(exc)
+            return None
+
+    def attach(self, exc: PixToolsError) -> None:
+        """Show ``exc`` next to the control (or section) its field came from."""
+        path = exc.field or ""
+        message = exc.message.removeprefix(f"{path}: ")
+        message = message[:1].upper() + message[1:]
+        parts = path.split(".")
+        while parts:
+            origin = self._origin.get(".".join(parts))
+            if isinstance(origin, Control):
+                origin.error = message
+                return
+            if isinstance(origin, StepSection):
+                origin.error = message
+                return
+            if isinstance(origin, str):
+                self.errors[origin] = message
+                return
+            parts.pop()
+        target = "webhook_url" if path == "webhook_url" else "general"
+        if target == "webhook_url":
+            self.webhook_url.error = message
+        else:
+            self.errors["general"] = message
+
+
+def _ordered_ops() -> list[operations.Operation]:
+    """The steps in the order they run: each operation's ``form_rank``; the conversion is
+    not a step here (its formats are the outputs)."""
+    ops = [op for op in operations.REGISTRY.values() if not op.encoding]
+
+    def rank(op: operations.Operation) -> tuple[int, int]:
+        # Models (the ml queue) are trained on untouched pixels: they run first.
+        return (0 if op.queue == "ml" else 1, op.form_rank)
+
+    return sorted(ops, key=rank)
+
+
+def build(form: MultiDict[str, str] | None = None) -> RecipeForm:
+    """The form with the values of a submitted ``form`` (or the defaults when ``None``)."""
+    def raw(name: str) -> str | None:
+        if form is None:
+            return None
+        value = form.get(name)
+        return "" if value is None else str(value)
+
+    encoder = operations.encoding_op()  # its formats become outputs, each with its quality
+    convert = encoder.describe()
+    params = {p["name"]: p for p in convert["params"]}
+    chosen = set(form.getlist("format")) if form is not None else DEFAULT_FORMATS
+    formats = []
+    for name in params["format"]["choices"]:
+        quality = None
+        if "quality" in params and name not in LOSSLESS_FORMATS:
+            # The tile names the format already; the slider needs no longer explanation.
+            control_name = f"{encoder.name}.quality.{name}"
+            quality = Control(control_name, {**params["quality"], "description": ""},
+                              raw(control_name) or None, label="Quality")
+        formats.append(FormatOption(name=name, checked=name in chosen, quality=quality))
+    encoding = [
+        Control(f"{encoder.name}.{name}", param, raw(f"{encoder.name}.{name}"))
+        for name, param in params.items() if name not in ("format", "quality")
+    ]
+    steps = []
+    for op in _ordered_ops():
+        described = op.describe()
+        toggle_param = {"name": op.name, "type": "boolean", "required": False,
+                        "default": False, "description": ""}
+        steps.append(StepSection(
+            op=op.name,
+            summary=op.summary,
+            queue=op.queue,
+            toggle=Control(f"step.{op.name}", toggle_param, raw(f"step.{op.name}"),
+                           label=f"Use {op.name}"),
+            controls=[Control(f"{op.name}.{p['name']}", p, raw(f"{op.name}.{p['name']}"))
+                      for p in described["params"]],
+        ))
+    auto_orient = Control("auto_orient", AUTO_ORIENT, raw("auto_orient"), label="Auto-orient")
+    webhook = Control("webhook_url", WEBHOOK_URL, raw("webhook_url"), label="Webhook URL")
+    return RecipeForm(formats=formats, encoding=encoding, steps=steps,
+                      auto_orient=auto_orient, webhook_url=webhook)

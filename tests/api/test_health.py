@@ -1,0 +1,261 @@
+"""Liveness and readiness, with each dependency broken in turn on the real services."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.environment import REPO, SHARED, free_port, settings_from_env
+
+WEIGHTS = SHARED / "models" / "dncnn_color_blind.pth"
+CHECKS = {"database", "redis", "storage", "queues", "weights", "webhooks"}
+
+
+@pytest.fixture
+def desktop_config(tmp_path: Path) -> dict[str, Any]:
+    # The default app fixture, with the real DnCNN weights configured.
+    return {"mode": "desktop", "data_dir": tmp_path / "data", "secret_key": "test-secret",
+            "dncnn_weights": WEIGHTS}
+
+
+def server_app_with(server_env: dict[str, str], **overrides: Any) -> Any:
+    from pixtools import create_app
+
+    return create_app({**settings_from_env(server_env), "dncnn_weights": WEIGHTS,
+                       "ready_timeout_seconds": 3, **overrides})
+
+
+def ready(app: Any) -> tuple[int, dict[str, Any]]:
+    response = app.test_client().get("/api/health/ready")
+    body = response.get_json()
+    assert set(body["checks"]) == CHECKS
+    for result in body["checks"].values():
+        assert result["status"] in ("ok", "fail", "skipped")
+        assert "latency_ms" in result
+    assert response.headers["Cache-Control"] == "no-store"
+    return response.status_code, body
+
+
+def test_the_settings_know_every_check():
+    from pixtools.api.health import CHECKS as RUN
+    from pixtools.config import READY_CHECKS
+
+    assert tuple(RUN) == READY_CHECKS and set(READY_CHECKS) == CHECKS
+
+
+def test_checks_can_be_skipped_where_a_dependency_lives_elsewhere(tmp_path):
+    from pixtools import create_app, db
+    from pixtools.config import ConfigError
+
+    # The api pods of a cluster do not hold the DnCNN weights: the ml workers do.
+    application = create_app({"data_dir": tmp_path, "secret_key": "s",
+                              "dncnn_weights": tmp_path / "absent.pth",
+                              "ready_skip_checks": " weights , webhooks"})
+    db.upgrade(application)
+    status, body = ready(application)
+    assert status == 200, body
+    assert body["checks"]["weights"]["status"] == "skipped"
+    assert "PIXTOOLS_READY_SKIP_CHECKS" in body["checks"]["weights"]["reason"]
+    with pytest.raises(ConfigError, match=r"PIXTOOLS_READY_SKIP_CHECKS: .*unknown check 'wieghts'"):
+        create_app({"data_dir": tmp_path, "ready_skip_checks": "wieghts"})
+
+
+def test_liveness_is_cheap_and_always_ok(client):
+    response = client.get("/api/health")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok"}
+
+
+def test_desktop_ready_with_every_check_reported(app):
+    status, body = ready(app)
+    assert status == 200, body
+    assert body["status"] == "ready" and body["failing"] == []
+    checks = body["checks"]
+    assert checks["database"]["status"] == "ok" and checks["database"]["revision"]
+    assert checks["redis"] == {**checks["redis"], "status": "skipped"}
+    assert checks["storage"]["status"] == "ok"
+    assert checks["queues"]["depth"] == {"standard": 0, "ml": 0}
+    assert checks["weights"]["status"] == "ok"
+    # Webhooks are reported when that module is installed, skipped otherwise.
+    assert checks["webhooks"]["status"] in ("ok", "skipped")
+
+
+def test_queue_backlog_is_reported_per_queue(app):
+    from pixtools.queues import get_queues
+
+    get_queues(app).task("ml", "run_steps")(12345)
+    get_queues(app).task("ml", "run_steps")(12346)
+    _status, body = ready(app)
+    assert body["checks"]["queues"]["depth"] == {"standard": 0, "ml": 2}
+
+
+def test_missing_weights_make_it_unready(app, tmp_path):
+    from pixtools import create_app, db
+
+    missing = create_app({"data_dir": tmp_path / "data", "secret_key": "s",
+                          "dncnn_weights": tmp_path / "nowhere.pth"})
+    db.upgrade(missing)
+    status, body = ready(missing)
+    assert status == 503
+    assert body["status"] == "unready" and body["failing"] == ["weights"]
+    assert "not found" in body["checks"]["weights"]["error"]
+
+
+def test_corrupt_weights_make_it_unready(tmp_path):
+    from pixtools import create_app, db
+
+    corrupt = tmp_path / "dncnn.pth"
+    corrupt.write_bytes(WEIGHTS.read_bytes()[:-10] + b"0123456789")
+    application = create_app({"data_dir": tmp_path / "data", "secret_key": "s",
+                              "dncnn_weights": corrupt})
+    db.upgrade(application)
+    status, body = ready(application)
+    assert status == 503 and body["failing"] == ["weights"]
+    assert "sha256" in body["checks"]["weights"]["error"]
+    # Replaced by the right file (new size/mtime): checked again, and ready.
+    corrupt.write_bytes(WEIGHTS.read_bytes())
+    assert ready(application)[0] == 200
+
+
+def test_unmigrated_database_says_how_to_fix_it(tmp_path):
+    from pixtools import create_app
+
+    application = create_app({"data_dir": tmp_path, "secret_key": "s", "dncnn_weights": WEIGHTS})
+    status, body = ready(application)
+    assert status == 503 and body["failing"] == ["database"]
+    assert "flask db upgrade" in body["checks"]["database"]["error"]
+
+
+def test_readiness_does_not_import_torch(tmp_path):
+    code = (
+        "import sys\n"
+        "from pixtools import create_app, db\n"
+        f"app = create_app({{'data_dir': {str(tmp_path)!r}, 'secret_key': 's',"
+        f" 'dncnn_weights': {str(WEIGHTS)!r}}})\n"
+        "db.upgrade(app)\n"
+        "reply = app.test_client().get('/api/health/ready')\n"
+        "assert reply.status_code == 200, reply.get_json()\n"
+        "assert 'torch' not in sys.modules, 'readiness imported torch'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+# --- server mode: every dependency real, then each one broken ----------------------------
+
+
+def test_server_ready_on_real_services(server_app, server_env):
+    from pixtools import db
+
+    application = server_app_with(server_env)
+    db.upgrade(application)
+    status, body = ready(application)
+    assert status == 200, body
+    assert {name for name, r in body["checks"].items() if r["status"] == "ok"} >= {
+        "database", "redis", "storage", "queues", "weights",
+    }
+
+
+def test_postgres_unreachable(server_app, server_env):
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/pixtools"
+    status, body = ready(server_app_with(server_env, database_url=url))
+    assert status == 503
+    assert body["failing"] == ["database"]
+    assert body["checks"]["database"]["error"]
+
+
+def test_redis_unreachable(server_app, server_env):
+    status, body = ready(server_app_with(server_env,
+                                         redis_url=f"redis://127.0.0.1:{free_port()}/0"))
+    assert status == 503
+    # The queues and the webhook breakers' states live in Redis too; nothing else fails.
+    assert "redis" in body["failing"]
+    assert set(body["failing"]) <= {"redis", "queues", "webhooks"}
+    assert body["checks"]["storage"]["status"] == "ok"
+
+
+def test_s3_endpoint_down(server_app, server_env):
+    status, body = ready(server_app_with(server_env,
+                                         s3_endpoint_url=f"http://127.0.0.1:{free_port()}"))
+    assert status == 503
+    assert body["failing"] == ["storage"]
+    assert body["checks"]["database"]["status"] == "ok"
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A TCP port that accepts connections and never answers: a hung dependency."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    listener.close()
+
+
+def test_a_hung_dependency_cannot_hang_readiness(server_app, server_env, silent_server):
+    application = server_app_with(server_env, redis_url=silent_server, ready_timeout_seconds=0.5)
+    status, body = ready(application)
+    assert status == 503
+    assert "queues" in body["failing"] and "redis" in body["failing"]
+    assert "no answer within 0.5 s" in body["checks"]["queues"]["error"]
+    # Probing again does not start another thread on the hung socket.
+    _status, again = ready(application)
+    assert "has not returned yet" in again["checks"]["queues"]["error"]
+
+
+def test_a_hung_redis_cannot_hang_a_metrics_scrape_or_an_upload(server_app, server_env,
+                                                                silent_server):
+    import io
+    import json
+    import threading
+
+    from pixtools.db import db
+    from pixtools.models import Step
+    from pixtools.queues import QUEUE_NAMES, get_queues
+    from tests.support.images import make_image
+
+    application = server_app_with(server_env, redis_url=silent_server)
+    answers: dict[str, Any] = {}
+    asked: list[str] = []
+    for name in QUEUE_NAMES:
+        queue = get_queues(application).by_name(name)
+        ask = queue.pending_count
+        queue.pending_count = lambda ask=ask, name=name: asked.append(name) or ask()
+
+    def scrape_then_upload() -> None:
+        client = application.test_client()
+        answers["metrics"] = client.get("/metrics")
+        answers["upload"] = client.post(
+            "/api/v1/jobs",
+            data={"file": (io.BytesIO(make_image((40, 30))), "cat.jpg"),
+                  "recipe": json.dumps({"outputs": [{"steps": [
+                      {"op": "convert", "format": "png"}]}]})},
+            content_type="multipart/form-data",
+        )
+
+    worker = threading.Thread(target=scrape_then_upload, daemon=True)
+    worker.start()
+    worker.join(120)
+    assert not worker.is_alive(), "a call on the silent Redis never returned"
+    metrics = answers["metrics"]
+    assert metrics.status_code == 200
+    text = metrics.get_data(as_text=True)
+    assert 'pixtools_queue_depth{queue="standard"} NaN' in text
+    assert 'pixtools_queue_depth{queue="ml"} NaN' in text
+    # The queues share one Redis: after the first timed out, the scrape asked no more.
+    assert asked[0] == "standard" and asked.count("ml") == 0
+    # The upload is accepted and kept; its step waits for the sweeper to enqueue it.
+    upload = answers["upload"]
+    assert upload.status_code == 202, upload.get_json()
+    with application.app_context():
+        steps = db.session.scalars(
+            db.select(Step).where(Step.output.has(job_id=upload.get_json()["id"]))
+        ).all()
+        assert [(step.status, step.enqueued_at) for step in steps] == [("queued", None)]
