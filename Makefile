@@ -3,9 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-VENDOR := pixtools/static/vendor
-
-.PHONY: run test setup lint bench clean
+.PHONY: run test setup lint bench clean assets
 
 run: setup
 	$(BIN)/pixtools desktop
@@ -14,12 +12,12 @@ test: setup
 	bash scripts/test-deps.sh
 	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 
-setup: $(VENV)/.installed $(VENDOR)/.installed
+setup: $(VENV)/.installed
 
-# The page's browser assets (htmx, the font) from the npm registry, served by the app.
-$(VENDOR)/.installed: package.json package-lock.json scripts/vendor-assets.sh
+# The page's browser assets (htmx, the font) are committed under pixtools/static/vendor;
+# after changing package.json or package-lock.json, refresh them with npm.
+assets:
 	bash scripts/vendor-assets.sh
-	touch $@
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,4 +30,4 @@ lint: setup
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage node_modules $(VENDOR)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage node_modules
