@@ -261,7 +261,7 @@ def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         service_missing(f"Chromium at {CHROMIUM} (apt-get install chromium)")
     if not VENDOR.is_file():
-        pytest.fail(f"{VENDOR} is missing: it is committed; restore it (`make assets` refreshes it)")
+        pytest.fail(f"{VENDOR} is missing: it is committed (`make assets` refreshes it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

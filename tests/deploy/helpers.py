@@ -78,8 +78,9 @@ def stage_lineage(stage: str) -> list[str]:
         if parent:
             todo.append(parent)
         for instruction, value in dockerfile_stages()[name]:
-            match = re.search(r"--from=(\S+)", value)
-            if instruction == "COPY" and match:
+            # COPY --from=stage, and RUN --mount=type=bind,from=stage,…
+            match = re.search(r"--(?:mount=\S*?)?from=([\w-]+)", value)
+            if instruction in ("COPY", "RUN") and match:
                 todo.append(match.group(1))
     return seen
 
@@ -133,9 +134,22 @@ def compose() -> dict[str, Any]:
     return data
 
 
-def interpolate(value: str) -> str:
-    """Compose's ${VAR:-default} with nothing set: the default."""
-    return re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", value)
+def interpolate(value: str, env: dict[str, str] | None = None) -> str:
+    """Compose's interpolation: ${VAR:-default} and ${VAR:?message} (an error when unset).
+
+    With no ``env``, every required variable reads as ``<VAR>``, so the rest can be checked.
+    """
+    def required(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if env is None:
+            return f"<{name}>"
+        if not env.get(name):
+            raise KeyError(f"{name}: {match.group(2)}")
+        return env[name]
+
+    value = re.sub(r"\$\{([A-Z0-9_]+):\?([^}]*)\}", required, value)
+    return re.sub(r"\$\{([A-Z0-9_]+):-([^}]*)\}",
+                  lambda m: (env or {}).get(m.group(1)) or m.group(2), value)
 
 
 def command_words(command: Any) -> list[str]:
