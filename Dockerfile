@@ -8,7 +8,7 @@
 # Layers, bottom up: the slim base; the locked dependencies (their stages see only the lock's
 # exports and scripts/install-deps.sh, so code and doc edits never reinstall them; torch has
 # a layer of its own under the ml ones); for worker-ml the DnCNN weights, fetched by checksum;
-# then the app: wsgi.py, migrations and the wheel built from pixtools/ (page assets included).
+# then the app: wsgi.py and the wheel built from pixtools/ (page assets and migrations in it).
 #
 # api and worker-standard carry no PyTorch. worker-ml installs the CPU build of torch; for
 # NVIDIA GPUs build it with the CUDA wheels instead (they bring the CUDA runtime; the host
@@ -50,10 +50,11 @@ RUN TORCH_INDEX_URL="${TORCH_INDEX_URL}" bash scripts/install-deps.sh /opt/venv/
 COPY requirements/ml.txt requirements/
 RUN TORCH_INDEX_URL="${TORCH_INDEX_URL}" bash scripts/install-deps.sh /opt/venv/bin/python ml
 
-# --- the app as a wheel (templates, static files and the vendored page assets) -------------
+# --- the app as a wheel: templates, static files, vendored page assets and the migrations ---
 FROM base AS wheel
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY migrations ./migrations
 COPY pixtools ./pixtools
 RUN pip wheel --no-deps --wheel-dir /dist .
 
@@ -70,7 +71,6 @@ ENV PIXTOOLS_MODE=server \
 FROM runtime AS api
 COPY --from=deps-standard /opt/venv /opt/venv
 COPY wsgi.py gunicorn.conf.py ./
-COPY migrations ./migrations
 RUN --mount=type=bind,from=wheel,source=/dist,target=/dist \
     pip install --no-deps --no-compile /dist/*.whl
 USER pixtools
@@ -91,7 +91,6 @@ STOPSIGNAL SIGINT
 FROM consumer AS worker-standard
 COPY --from=deps-standard /opt/venv /opt/venv
 COPY wsgi.py gunicorn.conf.py ./
-COPY migrations ./migrations
 RUN --mount=type=bind,from=wheel,source=/dist,target=/dist \
     pip install --no-deps --no-compile /dist/*.whl
 USER pixtools
@@ -110,7 +109,6 @@ ADD --checksum=sha256:dfe11a6b703304df82cdf236f431fc6492766c7b9119d97e943edeb392
     https://github.com/cszn/KAIR/releases/download/v1.0/dncnn_color_blind.pth \
     /app/models/dncnn_color_blind.pth
 COPY wsgi.py gunicorn.conf.py ./
-COPY migrations ./migrations
 RUN --mount=type=bind,from=wheel,source=/dist,target=/dist \
     pip install --no-deps --no-compile /dist/*.whl
 USER pixtools

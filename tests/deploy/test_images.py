@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import time
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,19 @@ def test_the_app_is_installed_from_its_wheel_without_node():
     for target in TARGETS:
         (install,) = [v for i, v in final_instructions(target) if i == "RUN" and "from=wheel" in v]
         assert "pip install --no-deps" in install
+
+
+def test_the_wheel_holds_the_migrations_the_app_looks_for():
+    """`flask --app wsgi db upgrade` in the migrate Job finds them beside the installed package
+    (pixtools/db.py: MIGRATIONS_DIR), so the wheel stage must copy every included package."""
+    from pixtools.db import MIGRATIONS_DIR
+
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    find = pyproject["tool"]["setuptools"]["packages"]["find"]
+    included = {pattern.rstrip("*") for pattern in find["include"]}
+    assert MIGRATIONS_DIR.name in included
+    copied = {copy_sources(v)[0] for i, v in dockerfile_stages()["wheel"] if i == "COPY"}
+    assert included <= copied
 
 
 def test_ml_weights_are_baked_in_and_verified():
