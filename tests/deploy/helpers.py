@@ -19,6 +19,9 @@ TERRAFORM = REPO / "ops" / "terraform"
 # reported as warnings here; once present in the app they are checked like the rest.
 PENDING_ROUTES: set[str] = set()
 PENDING_FLASK_COMMANDS: set[tuple[str, ...]] = set()
+# The worker images' heartbeat file (the consumer's side: `pixtools worker` touches it at
+# least every 10 s while live; ops/docker/heartbeat-check.sh judges it).
+PENDING_SETTINGS: set[str] = {"PIXTOOLS_WORKER_HEARTBEAT_FILE"}
 
 # Variables the deployment may set that the app does not read through Settings: boto3's
 # credentials and region, and gunicorn's process count.
@@ -93,6 +96,52 @@ def final_instructions(stage: str) -> list[tuple[str, str]]:
         chain.append(name)
         name = stage_parent(name)
     return [item for name in reversed(chain) for item in dockerfile_stages()[name]]
+
+
+def env_of(target: str) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for instruction, value in final_instructions(target):
+        if instruction == "ENV":
+            env.update(re.findall(r"(\w+)=(\S+)", value))
+    return env
+
+
+# --- Terraform ----------------------------------------------------------------------------
+
+TF_FILES = sorted(TERRAFORM.glob("*.tf"))
+
+
+def unquote(value: Any) -> Any:
+    """python-hcl2 keeps HCL's quotes on names and strings; the tests want plain values."""
+    if isinstance(value, dict):
+        return {unquote(k): unquote(v) for k, v in value.items() if k != "__is_block__"}
+    if isinstance(value, list):
+        return [unquote(v) for v in value]
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return value
+
+
+def parse(path: Path) -> dict[str, Any]:
+    import hcl2
+
+    with path.open() as handle:
+        parsed: dict[str, Any] = unquote(hcl2.load(handle))
+    return parsed
+
+
+def blocks(kind: str) -> dict[str, Any]:
+    """``resource`` → {"aws_s3_bucket.images": body, …}; ``variable`` → {"region": body, …}."""
+    found: dict[str, Any] = {}
+    for path in TF_FILES:
+        for entry in parse(path).get(kind, []):
+            for first, body in entry.items():
+                if kind in ("resource", "data"):
+                    for name, inner in body.items():
+                        found[f"{first}.{name}"] = inner
+                else:
+                    found[first] = body
+    return found
 
 
 # --- YAML ---------------------------------------------------------------------------------

@@ -12,11 +12,21 @@ import re
 import subprocess
 import time
 import tomllib
+import warnings
 from pathlib import Path
 
 import pytest
 
-from tests.deploy.helpers import REPO, dockerfile_stages, final_instructions, stage_lineage
+from tests.deploy.helpers import (
+    PENDING_SETTINGS,
+    REPO,
+    allowed_env_names,
+    dockerfile_stages,
+    env_name_ok,
+    env_of,
+    final_instructions,
+    stage_lineage,
+)
 
 TARGETS = ("api", "worker-standard", "worker-ml")
 WORKERS = ("worker-standard", "worker-ml")
@@ -29,14 +39,6 @@ APP_FILES = ("pixtools", "wsgi.py", "gunicorn.conf.py", "migrations", "pyproject
 
 def copy_sources(value: str) -> list[str]:
     return [w for w in value.split() if not w.startswith("--")][:-1]
-
-
-def env_of(target: str) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for instruction, value in final_instructions(target):
-        if instruction == "ENV":
-            env.update(re.findall(r"(\w+)=(\S+)", value))
-    return env
 
 
 @pytest.mark.parametrize("stage", ["deps-standard", "deps-ml"])
@@ -113,6 +115,15 @@ def test_worker_health_is_the_consumers_heartbeat_not_redis(target):
     copies = [v for i, v in final_instructions(target) if i == "COPY"]
     assert ("--chmod=0755 ops/docker/heartbeat-check.sh /usr/local/bin/pixtools-heartbeat-check"
             in copies)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_setting_an_image_sets_is_one_the_app_reads(target):
+    names = [n for n in env_of(target) if n.startswith("PIXTOOLS_")]
+    unknown = [n for n in names if not env_name_ok(n) and n not in PENDING_SETTINGS]
+    assert not unknown, f"{target} sets variables no setting reads: {unknown}"
+    for name in sorted(set(names) & PENDING_SETTINGS - allowed_env_names()):
+        warnings.warn(f"{name} is set by the {target} image but not read yet", stacklevel=1)
 
 
 def run_check(file: Path, *args: str) -> subprocess.CompletedProcess[str]:
