@@ -7,6 +7,7 @@ Under CI (``CI=true``) a missing service fails the tests instead of skipping the
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import secrets
@@ -88,6 +89,13 @@ def weights_path() -> Path:
     if not path.is_file():
         service_missing(f"DnCNN weights at {path} (set PIXTOOLS_SHARED_DIR)")
     return path
+
+
+@pytest.fixture(scope="session")
+def torch_available() -> None:
+    """The ml extra: a Python without a torch wheel at hand runs the rest of the suite."""
+    if importlib.util.find_spec("torch") is None:
+        service_missing("torch (the ml extra: scripts/install-deps.sh PYTHON dev)")
 
 
 @pytest.fixture(scope="session")

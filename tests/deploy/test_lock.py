@@ -1,8 +1,8 @@
 """One lock drives every install: uv.lock, exported to requirements/*.txt.
 
 The Makefile, the Dockerfile and the GitHub workflow install through scripts/install-deps.sh,
-which installs an export with pip, every line pinned and hash-checked, then torch alone from
-the PyTorch CPU index at the version the lock pins.
+which installs torch alone from the PyTorch CPU index, at the version the lock pins, then an
+export with pip, every line pinned and hash-checked.
 """
 
 from __future__ import annotations
