@@ -1,36 +1,46 @@
 # The two commands a person needs: `make run` (desktop mode) and `make test` (whole suite).
+# Both install from the lock (uv.lock, exported to requirements/*.txt) through
+# scripts/install-deps.sh, as the Dockerfile and CI do.
 PYTHON ?= python3.11
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
+# What `make test` installs: `dev` (with torch), or `test` for a Python with no torch wheel
+# at hand, e.g. `make test PYTHON=python3.13 VENV=.venv-3.13 TEST_DEPS=test`.
+TEST_DEPS ?= dev
 
-VENDOR := pixtools/static/vendor
+.PHONY: run test setup lint lock assets bench clean
 
-.PHONY: run test setup lint bench clean
-
-run: setup
+run: $(VENV)/.installed-ml
 	$(BIN)/pixtools desktop
 
-test: setup
+test: $(VENV)/.installed-$(TEST_DEPS)
 	bash scripts/test-deps.sh
 	$(BIN)/python -m pytest --cov --cov-report=term $(PYTEST_ARGS)
 
-setup: $(VENV)/.installed $(VENDOR)/.installed
+setup: $(VENV)/.installed-$(TEST_DEPS)
 
-# The page's browser assets (htmx, the font) from the npm registry, served by the app.
-$(VENDOR)/.installed: package.json package-lock.json scripts/vendor-assets.sh
-	bash scripts/vendor-assets.sh
-	touch $@
-
-$(VENV)/.installed: pyproject.toml
+# runtime + ml for `make run`; + the dev tools for `make test`. The project itself is an
+# editable install on top, without dependencies (they all come from the lock).
+$(VENV)/.installed-%: requirements/%.txt requirements/torch.txt uv.lock scripts/install-deps.sh pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[ml,dev]'
+	bash scripts/install-deps.sh $(BIN)/python $*
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-lint: setup
+lint: $(VENV)/.installed-$(TEST_DEPS)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# After changing dependencies in pyproject.toml: re-resolve uv.lock and its exports.
+# `make lock LOCK_ARGS=--upgrade` moves everything to the newest allowed versions.
+lock: $(VENV)/.installed-$(TEST_DEPS)
+	UV=$(BIN)/uv bash scripts/lock.sh $(LOCK_ARGS)
+
+# The page's browser assets (htmx, the font) are committed under pixtools/static/vendor;
+# after changing package.json or package-lock.json, refresh them with npm.
+assets:
+	bash scripts/vendor-assets.sh
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage node_modules $(VENDOR)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage node_modules

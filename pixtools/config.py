@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     redis_url: str = ""
     storage_url: str = ""
     s3_endpoint_url: str = ""
+    # Where browsers reach the store, when not at s3_endpoint_url (compose: the app talks to
+    # http://minio:9000, a browser on the LAN to http://<host>:9000). Links are signed for it.
+    s3_public_url: str = ""
     secret_key: str = ""
     queue_prefix: str = "pixtools"
 
@@ -178,6 +181,14 @@ class Settings(BaseSettings):
     def _public_url(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
             raise ValueError("must be the http:// or https:// address of this instance")
+        return value.rstrip("/")
+
+    @field_validator("s3_public_url")
+    @classmethod
+    def _s3_public_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be the http:// or https:// address browsers reach S3 at, "
+                             "such as http://192.168.1.20:9000")
         return value.rstrip("/")
 
     @field_validator("webhook_secret")

@@ -50,6 +50,10 @@ def load_model(app: Flask) -> None:
     """
     try:
         runtime.denoiser(app.extensions["pixtools.settings"].denoise_config)
+    except ImportError as exc:  # an image or install without the ml extra (torch)
+        log.error("denoise unavailable: %s", exc)
+        print(f"pixtools worker ml: denoise unavailable: torch is not installed ({exc}); "
+              "install PixTools with its ml extra", file=sys.stderr, flush=True)
     except WeightsError as exc:
         log.error("denoise unavailable: %s", exc)
         print(f"pixtools worker ml: denoise unavailable: {exc}", file=sys.stderr, flush=True)

@@ -1,17 +1,25 @@
 #!/usr/bin/env bash
-# The page's browser assets: installed from the npm registry (versions pinned in
-# package-lock.json) and copied to pixtools/static/vendor, which the app serves.
-# No CDN at run time, and nothing copied into the repository by hand.
+# Refresh the page's vendored browser assets after changing package.json / package-lock.json:
+# installs the locked npm packages and copies the files package.json's "vendor" map names
+# into pixtools/static/vendor, which is committed. Builds (wheel, sdist, images, CI) never
+# need npm; tests/deploy/test_assets.py checks the committed files against the lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v npm >/dev/null 2>&1; then
-  echo "npm is needed for the page's assets: install Node.js and npm (e.g. apt-get install npm)" >&2
+  echo "npm is needed to refresh the vendored assets: install Node.js and npm" >&2
   exit 1
 fi
 npm ci --no-audit --no-fund --loglevel=error
 vendor=pixtools/static/vendor
-mkdir -p "$vendor/fonts"
-cp node_modules/htmx.org/dist/htmx.min.js "$vendor/htmx.min.js"
-cp node_modules/@fontsource-variable/space-grotesk/files/space-grotesk-latin-wght-normal.woff2 \
-   "$vendor/fonts/space-grotesk-latin-wght-normal.woff2"
-echo "page assets ready in $vendor"
+python3 - "$vendor" <<'PY'
+import json, shutil, sys
+from pathlib import Path
+
+vendor = Path(sys.argv[1])
+for target, source in json.loads(Path("package.json").read_text())["vendor"].items():
+    dest = vendor / target
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(Path("node_modules") / source, dest)
+    print(f"{dest} <- {source}")
+PY
+echo "page assets refreshed in $vendor: commit them"

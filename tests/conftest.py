@@ -7,6 +7,7 @@ Under CI (``CI=true``) a missing service fails the tests instead of skipping the
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -37,6 +38,13 @@ def weights_path() -> Path:
     if not path.is_file():
         service_missing(f"DnCNN weights at {path} (set PIXTOOLS_SHARED_DIR)")
     return path
+
+
+@pytest.fixture(scope="session")
+def torch_available() -> None:
+    """The ml extra: a Python without a torch wheel at hand runs the rest of the suite."""
+    if importlib.util.find_spec("torch") is None:
+        service_missing("torch (the ml extra: scripts/install-deps.sh PYTHON dev)")
 
 
 @pytest.fixture(scope="session")
@@ -205,7 +213,7 @@ def browser() -> Iterator[Any]:
     if not CHROMIUM.exists():
         service_missing(f"Chromium at {CHROMIUM} (apt-get install chromium)")
     if not VENDOR.is_file():
-        pytest.fail(f"{VENDOR} is missing: run `make setup` (or scripts/vendor-assets.sh)")
+        pytest.fail(f"{VENDOR} is missing: it is committed (`make assets` refreshes it)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -1,6 +1,11 @@
+locals {
+  # PIXTOOLS_PUBLIC_URL in the pods: links it hands out, and Secure cookies when https.
+  public_url = var.public_url != "" ? var.public_url : "${var.certificate_arn == "" ? "http" : "https"}://${aws_lb.main.dns_name}"
+}
+
 output "api_url" {
-  description = "Where PixTools answers (HTTPS when certificate_arn is set; point your DNS name at it)."
-  value       = var.certificate_arn == "" ? "http://${aws_lb.main.dns_name}" : "https://${aws_lb.main.dns_name}"
+  description = "Where PixTools answers: public_url, or the load balancer (HTTPS when certificate_arn is set)."
+  value       = local.public_url
 }
 
 output "manifests_bucket" {
@@ -23,9 +28,9 @@ output "cluster_secret_arn" {
   value       = aws_secretsmanager_secret.cluster.arn
 }
 
-output "autoscaling_group" {
-  description = "Auto Scaling group of the K3s nodes (find a node for Session Manager here)."
-  value       = aws_autoscaling_group.nodes.name
+output "autoscaling_groups" {
+  description = "Auto Scaling group of each node pool, general and ml (find a node for Session Manager here)."
+  value       = { for pool, group in aws_autoscaling_group.pool : pool => group.name }
 }
 
 output "spot_interruption_topic_arn" {

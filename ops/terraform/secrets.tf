@@ -36,5 +36,9 @@ resource "aws_secretsmanager_secret_version" "cluster" {
     redis_password = random_password.redis.result
     k3s_token      = random_password.k3s_token.result
     app_secret_key = random_password.app_secret_key.result
+    # The pods' S3 credentials (iam.tf): with the metadata hop limit at 1 they cannot use
+    # the node role.
+    app_s3_access_key_id     = aws_iam_access_key.app.id
+    app_s3_secret_access_key = aws_iam_access_key.app.secret
   })
 }

@@ -43,7 +43,7 @@ variable "az_count" {
 }
 
 variable "instance_types" {
-  description = "EC2 instance types the spot Auto Scaling group may use (more types, fewer interruptions)."
+  description = "EC2 instance types of the general (spot) pool, 2 vCPU and 8 GiB each (more types, fewer interruptions)."
   type        = list(string)
   default     = ["m7i.large", "m6i.large", "m6a.large", "m5.large"]
 
@@ -54,7 +54,7 @@ variable "instance_types" {
 }
 
 variable "node_min" {
-  description = "Smallest number of K3s nodes."
+  description = "Smallest number of nodes in the general pool."
   type        = number
   default     = 2
 
@@ -65,9 +65,9 @@ variable "node_min" {
 }
 
 variable "node_max" {
-  description = "Largest number of K3s nodes."
+  description = "Largest number of nodes in the general pool: the cluster autoscaler adds nodes up to it while pods wait."
   type        = number
-  default     = 6
+  default     = 8
 
   validation {
     condition     = var.node_max >= 1 && var.node_max <= 50
@@ -75,8 +75,41 @@ variable "node_max" {
   }
 }
 
+variable "ml_instance_types" {
+  description = "EC2 instance types of the ml pool (on-demand, 4 vCPU and 8 GiB or more): one worker-ml pod each."
+  type        = list(string)
+  default     = ["c7i.xlarge", "c6i.xlarge", "c6a.xlarge", "m7i.xlarge"]
+
+  validation {
+    condition     = length(var.ml_instance_types) >= 1
+    error_message = "ml_instance_types needs at least one instance type."
+  }
+}
+
+variable "ml_node_max" {
+  description = "Largest number of nodes in the ml pool (it has none while no denoise waits); match KEDA's worker-ml maxReplicaCount."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.ml_node_max >= 1 && var.ml_node_max <= 20
+    error_message = "ml_node_max must be between 1 and 20."
+  }
+}
+
+variable "public_url" {
+  description = "The address users reach PixTools at (PIXTOOLS_PUBLIC_URL), e.g. https://pixtools.example.com; empty uses the load balancer's name."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.public_url == "" || can(regex("^https?://[^/]+$", var.public_url))
+    error_message = "public_url must be empty or an http(s):// address without a path."
+  }
+}
+
 variable "on_demand_base_capacity" {
-  description = "Nodes kept on on-demand instances; every node above it is spot."
+  description = "General-pool nodes kept on on-demand instances; every node above it is spot."
   type        = number
   default     = 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, BinaryIO, cast
@@ -15,25 +16,45 @@ from .base import Storage, StorageError
 
 
 class S3Storage(Storage):
-    def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None) -> None:
+    def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None,
+                 public_url: str | None = None) -> None:
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         # Short timeouts and few retries: a dead endpoint must fail a request, not hang it.
-        config = Config(
+        self._config = Config(
             connect_timeout=3,
             read_timeout=20,
             retries={"max_attempts": 3, "mode": "standard"},
             signature_version="s3v4",
             max_pool_connections=20,
         )
-        self.client: Any = boto3.client("s3", endpoint_url=endpoint_url, config=config)
+        self.client: Any = boto3.client("s3", endpoint_url=endpoint_url, config=self._config)
+        self.endpoint_url = endpoint_url
+        self.public_url = public_url
+        self._signers: dict[str, Any] = {}
+        self._signers_lock = threading.Lock()
 
     @classmethod
-    def from_url(cls, url: str, *, endpoint_url: str | None = None) -> S3Storage:
+    def from_url(cls, url: str, *, endpoint_url: str | None = None,
+                 public_url: str | None = None) -> S3Storage:
         parsed = urlparse(url)
         if not parsed.netloc:
             raise ValueError(f"storage URL {url!r} names no bucket: use s3://bucket/prefix")
-        return cls(parsed.netloc, parsed.path, endpoint_url=endpoint_url)
+        return cls(parsed.netloc, parsed.path, endpoint_url=endpoint_url, public_url=public_url)
+
+    def _signer(self) -> Any:
+        """The client whose endpoint links are signed for: a v4 signature covers the host.
+
+        Signing is local: a client for the public address never connects anywhere.
+        """
+        public = self.public_url
+        if not public or public == self.endpoint_url:
+            return self.client
+        with self._signers_lock:  # creating boto3 clients is not thread-safe
+            if public not in self._signers:
+                self._signers[public] = boto3.client("s3", endpoint_url=public,
+                                                     config=self._config)
+            return self._signers[public]
 
     def _key(self, key: str) -> str:
         return self.prefix + key
@@ -93,7 +114,7 @@ class S3Storage(Storage):
             "ResponseContentDisposition": f'attachment; filename="{filename}"',
             "ResponseContentType": content_type,
         }
-        url: str = self.client.generate_presigned_url(
+        url: str = self._signer().generate_presigned_url(
             "get_object", Params=params, ExpiresIn=expires_in
         )
         return url

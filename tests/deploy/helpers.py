@@ -19,6 +19,9 @@ TERRAFORM = REPO / "ops" / "terraform"
 # reported as warnings here; once present in the app they are checked like the rest.
 PENDING_ROUTES: set[str] = set()
 PENDING_FLASK_COMMANDS: set[tuple[str, ...]] = set()
+# The worker images' heartbeat file (the consumer's side: `pixtools worker` touches it at
+# least every 10 s while live; ops/docker/heartbeat-check.sh judges it).
+PENDING_SETTINGS: set[str] = {"PIXTOOLS_WORKER_HEARTBEAT_FILE"}
 
 # Variables the deployment may set that the app does not read through Settings: boto3's
 # credentials and region, and gunicorn's process count.
@@ -78,8 +81,9 @@ def stage_lineage(stage: str) -> list[str]:
         if parent:
             todo.append(parent)
         for instruction, value in dockerfile_stages()[name]:
-            match = re.search(r"--from=(\S+)", value)
-            if instruction == "COPY" and match:
+            # COPY --from=stage, and RUN --mount=type=bind,from=stage,…
+            match = re.search(r"--(?:mount=\S*?)?from=([\w-]+)", value)
+            if instruction in ("COPY", "RUN") and match:
                 todo.append(match.group(1))
     return seen
 
@@ -92,6 +96,52 @@ def final_instructions(stage: str) -> list[tuple[str, str]]:
         chain.append(name)
         name = stage_parent(name)
     return [item for name in reversed(chain) for item in dockerfile_stages()[name]]
+
+
+def env_of(target: str) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for instruction, value in final_instructions(target):
+        if instruction == "ENV":
+            env.update(re.findall(r"(\w+)=(\S+)", value))
+    return env
+
+
+# --- Terraform ----------------------------------------------------------------------------
+
+TF_FILES = sorted(TERRAFORM.glob("*.tf"))
+
+
+def unquote(value: Any) -> Any:
+    """python-hcl2 keeps HCL's quotes on names and strings; the tests want plain values."""
+    if isinstance(value, dict):
+        return {unquote(k): unquote(v) for k, v in value.items() if k != "__is_block__"}
+    if isinstance(value, list):
+        return [unquote(v) for v in value]
+    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
+        return value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    return value
+
+
+def parse(path: Path) -> dict[str, Any]:
+    import hcl2
+
+    with path.open() as handle:
+        parsed: dict[str, Any] = unquote(hcl2.load(handle))
+    return parsed
+
+
+def blocks(kind: str) -> dict[str, Any]:
+    """``resource`` → {"aws_s3_bucket.images": body, …}; ``variable`` → {"region": body, …}."""
+    found: dict[str, Any] = {}
+    for path in TF_FILES:
+        for entry in parse(path).get(kind, []):
+            for first, body in entry.items():
+                if kind in ("resource", "data"):
+                    for name, inner in body.items():
+                        found[f"{first}.{name}"] = inner
+                else:
+                    found[first] = body
+    return found
 
 
 # --- YAML ---------------------------------------------------------------------------------
@@ -133,9 +183,22 @@ def compose() -> dict[str, Any]:
     return data
 
 
-def interpolate(value: str) -> str:
-    """Compose's ${VAR:-default} with nothing set: the default."""
-    return re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", value)
+def interpolate(value: str, env: dict[str, str] | None = None) -> str:
+    """Compose's interpolation: ${VAR:-default} and ${VAR:?message} (an error when unset).
+
+    With no ``env``, every required variable reads as ``<VAR>``, so the rest can be checked.
+    """
+    def required(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if env is None:
+            return f"<{name}>"
+        if not env.get(name):
+            raise KeyError(f"{name}: {match.group(2)}")
+        return env[name]
+
+    value = re.sub(r"\$\{([A-Z0-9_]+):\?([^}]*)\}", required, value)
+    return re.sub(r"\$\{([A-Z0-9_]+):-([^}]*)\}",
+                  lambda m: (env or {}).get(m.group(1)) or m.group(2), value)
 
 
 def command_words(command: Any) -> list[str]:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import shutil
+import subprocess
 from typing import Any
 from urllib.parse import urlparse
 
 import pytest
 
 from tests.deploy.helpers import (
+    REPO,
     check_cli,
     command_words,
     compose,
@@ -93,28 +98,91 @@ def test_start_order_follows_health():
     assert SERVICES["create-bucket"]["depends_on"]["minio"]["condition"] == "service_healthy"
 
 
-def test_s3_endpoint_resolves_in_the_network_and_in_a_browser():
+def test_links_are_signed_for_the_address_browsers_use():
     env = environment(SERVICES["api"])
-    endpoint = urlparse(env["PIXTOOLS_S3_ENDPOINT_URL"])
-    # Download links are signed for this host: it must be MinIO's alias inside the network
-    # and a *.localhost name (loopback in browsers) published on the same port.
-    assert endpoint.hostname in SERVICES["minio"]["networks"]["default"]["aliases"]
-    assert endpoint.hostname.endswith(".localhost")
-    assert f"{endpoint.port}:{endpoint.port}" in SERVICES["minio"]["ports"]
+    # The app reaches MinIO inside the network; links are signed for the published address.
+    assert urlparse(env["PIXTOOLS_S3_ENDPOINT_URL"]).hostname == "minio"
+    public = urlparse(env["PIXTOOLS_S3_PUBLIC_URL"])
+    assert (public.hostname, public.port) == ("localhost", 9000)
+    assert SERVICES["minio"]["ports"] == ["${MINIO_BIND:-127.0.0.1}:9000:9000"]
+    assert "networks" not in SERVICES["minio"]  # no s3.localhost alias trick any more
     bucket = urlparse(env["PIXTOOLS_STORAGE_URL"]).netloc
     script = "\n".join(command_words(SERVICES["create-bucket"]["command"]))
     assert f"mc mb --ignore-existing local/{bucket}" in script
     assert f"mc admin user add local {env['AWS_ACCESS_KEY_ID']}" in script
 
 
+def test_minio_is_published_on_loopback_by_default():
+    (port,) = SERVICES["minio"]["ports"]
+    assert interpolate(port) == "127.0.0.1:9000:9000"
+    assert interpolate(port, {"MINIO_BIND": "0.0.0.0"}) == "0.0.0.0:9000:9000"
+    assert all("9001" not in p for p in SERVICES["minio"]["ports"])  # the console stays inside
+
+
+SECRETS = ("PIXTOOLS_SECRET_KEY", "POSTGRES_PASSWORD", "MINIO_ROOT_PASSWORD",
+           "PIXTOOLS_S3_PASSWORD")
+
+
+def test_secrets_are_required_from_the_environment():
+    text = (REPO / "compose.yaml").read_text()
+    for name in SECRETS:
+        assert re.search(rf"\$\{{{name}:\?", text), f"{name} is not required"
+        assert not re.search(rf"\$\{{{name}:-", text), f"{name} has a default"
+    assert "POSTGRES_PASSWORD: pixtools" not in text
+    # Without them nothing interpolates; with them the app's settings come out complete.
+    with pytest.raises(KeyError, match="PIXTOOLS_SECRET_KEY"):
+        interpolate(SERVICES["api"]["environment"]["PIXTOOLS_SECRET_KEY"], {})
+    given = {name: f"s3cret-{n}" for n, name in enumerate(SECRETS)}
+    api = {k: interpolate(str(v), given) for k, v in SERVICES["api"]["environment"].items()}
+    assert api["PIXTOOLS_SECRET_KEY"] == given["PIXTOOLS_SECRET_KEY"]
+    assert urlparse(api["PIXTOOLS_DATABASE_URL"]).password == given["POSTGRES_PASSWORD"]
+    assert api["AWS_SECRET_ACCESS_KEY"] == given["PIXTOOLS_S3_PASSWORD"]
+
+
+def test_one_command_start_writes_secrets_once_and_waits_for_the_api(tmp_path):
+    """scripts/compose-up.sh with a stand-in for docker (no Docker engine runs here)."""
+    root = tmp_path / "checkout"
+    (root / "scripts").mkdir(parents=True)
+    shutil.copy(REPO / "scripts" / "compose-up.sh", root / "scripts")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text('#!/bin/sh\necho "$@" >> "$DOCKER_CALLS"\n')
+    (bin_dir / "docker").chmod(0o755)
+    calls = tmp_path / "calls"
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "DOCKER_CALLS": str(calls)}
+
+    def start() -> str:
+        result = subprocess.run(["bash", str(root / "scripts" / "compose-up.sh")], env=env,
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    output = start()
+    assert "Open http://localhost:8000" in output
+    dotenv = root / ".env"
+    assert dotenv.stat().st_mode & 0o777 == 0o600
+    values = dict(re.findall(r"^(\w+)=(\S+)$", dotenv.read_text(), re.M))
+    assert set(values) == set(SECRETS)
+    assert len(set(values.values())) == 4 and all(len(v) == 48 for v in values.values())
+    assert calls.read_text().splitlines() == [
+        "compose up --build --detach --wait --wait-timeout 600 api", "compose up --detach"]
+    first = dotenv.read_text()
+    assert "Wrote .env" not in start() and dotenv.read_text() == first  # kept, not regenerated
+    # What compose.yaml requires is what the script provides.
+    required = set(re.findall(r"\$\{(\w+):\?", (REPO / "compose.yaml").read_text()))
+    assert required == set(SECRETS)
+
+
 def test_api_published_on_8000_and_data_on_volumes():
     assert "8000:8000" in SERVICES["api"]["ports"]
     volumes = set(compose()["volumes"])
     for name, path in (("postgres", "/var/lib/postgresql/data"), ("redis", "/data"),
-                       ("minio", "/data"), ("worker-ml", "/app/models")):
+                       ("minio", "/data")):
         mounts = dict(v.split(":", 1) for v in SERVICES[name]["volumes"])
         assert path in mounts.values(), name
         assert {k for k, v in mounts.items() if v == path} <= volumes
+    # The weights are in the worker-ml image: no volume may shadow them.
+    assert "volumes" not in SERVICES["worker-ml"]
 
 
 def test_consumers_get_time_to_finish_their_task():

@@ -1,4 +1,7 @@
-"""The Dockerfile's images: targets, non-root, stop signal, health check, torch only for ml."""
+"""The Dockerfile's images: targets, non-root, stop signal, health check, torch only for ml.
+
+Layering, the worker health checks and the baked weights: test_images.py.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,6 @@ import re
 import signal
 import subprocess
 import sys
-import tomllib
 
 import pytest
 import requests
@@ -74,16 +76,21 @@ def test_no_torch_outside_the_ml_image(target):
                 assert "[ml]" not in value, (stage, value)
 
 
-def test_ml_image_installs_the_pinned_cpu_torch():
-    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
-    (pin,) = [d for d in pyproject["project"]["optional-dependencies"]["ml"] if "torch" in d]
-    runs = " ".join(value for stage in stage_lineage("worker-ml")
-                    for instruction, value in dockerfile_stages()[stage] if instruction == "RUN")
-    assert pin in runs  # the same version as pyproject's ml extra
-    args = " ".join(value for stage in stage_lineage("worker-ml")
-                    for instruction, value in dockerfile_stages()[stage] if instruction == "ARG")
-    assert "TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu" in args
-    assert '--index-url "${TORCH_INDEX_URL}"' in runs
+def test_ml_image_installs_the_locked_cpu_torch_in_a_layer_of_its_own():
+    stage = dockerfile_stages()["deps-ml"]
+    steps = [(i, v) for i, v in stage if i in ("COPY", "RUN", "ARG")]
+    # The index defaults to scripts/install-deps.sh's own (the CPU index, named there once).
+    assert ("ARG", "TORCH_INDEX_URL=") in steps
+    torch_copy = steps.index(("COPY", "requirements/torch.txt requirements/"))
+    torch_run, rest_run = [n for n, (i, v) in enumerate(steps)
+                           if i == "RUN" and "scripts/install-deps.sh" in v]
+    assert torch_copy < torch_run < rest_run
+    assert steps[torch_run][1].endswith("/opt/venv/bin/python torch")
+    assert steps[rest_run][1].endswith("/opt/venv/bin/python ml")
+    # Nothing the torch layer depends on but its pin, the install script and the index.
+    assert [v for i, v in steps[:torch_run] if i == "COPY"] == [
+        "scripts/install-deps.sh scripts/", "requirements/torch.txt requirements/"]
+    assert 'TORCH_INDEX_URL="${TORCH_INDEX_URL}"' in steps[torch_run][1]
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -128,16 +135,6 @@ def test_copied_files_exist_and_reach_the_build_context():
             for source in sources:
                 assert (REPO / source).exists(), (stage, source)
                 assert included(source), f"{source} is excluded by .dockerignore"
-
-
-def test_ml_entrypoint_fetches_missing_weights_then_execs():
-    script = (REPO / "ops" / "docker" / "worker-ml-entrypoint.sh").read_text()
-    assert 'if [ ! -s "$weights" ]' in script
-    fetch = re.search(r"^\s*(flask --app wsgi .+)$", script, re.M)
-    assert fetch is not None
-    assert check_cli(fetch.group(1).split()) in (None, "pending")
-    assert script.rstrip().endswith('exec "$@"')  # the consumer gets SIGINT itself
-    assert instructions("worker-ml", "ENTRYPOINT") == ['["worker-ml-entrypoint"]']
 
 
 def test_gunicorn_settings_serve_the_app_and_stop_gracefully(tmp_path):

@@ -5,49 +5,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.deploy.helpers import REPO, TERRAFORM
+from tests.deploy.helpers import REPO, TERRAFORM, TF_FILES, blocks, parse
 from tests.support.environment import IN_CI
-
-TF_FILES = sorted(TERRAFORM.glob("*.tf"))
-
-
-def unquote(value: Any) -> Any:
-    """python-hcl2 keeps HCL's quotes on names and strings; the tests want plain values."""
-    if isinstance(value, dict):
-        return {unquote(k): unquote(v) for k, v in value.items() if k != "__is_block__"}
-    if isinstance(value, list):
-        return [unquote(v) for v in value]
-    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-    return value
-
-
-def parse(path: Path) -> dict[str, Any]:
-    import hcl2
-
-    with path.open() as handle:
-        parsed: dict[str, Any] = unquote(hcl2.load(handle))
-    return parsed
-
-
-def blocks(kind: str) -> dict[str, Any]:
-    """``resource`` → {"aws_s3_bucket.images": body, …}; ``variable`` → {"region": body, …}."""
-    found: dict[str, Any] = {}
-    for path in TF_FILES:
-        for entry in parse(path).get(kind, []):
-            for first, body in entry.items():
-                if kind in ("resource", "data"):
-                    for name, inner in body.items():
-                        found[f"{first}.{name}"] = inner
-                else:
-                    found[first] = body
-    return found
-
 
 RESOURCES = blocks("resource")
 
@@ -116,10 +78,12 @@ def test_images_bucket_expires_after_retention_and_is_private():
 
 
 def test_nodes_are_spot_instances_of_several_types_running_k3s_on_rds():
-    asg = RESOURCES["aws_autoscaling_group.nodes"]
+    asg = RESOURCES["aws_autoscaling_group.pool"]
     policy = asg["mixed_instances_policy"][0]
     distribution = policy["instances_distribution"][0]
-    assert distribution["on_demand_percentage_above_base_capacity"] == 0
+    # Spot for the general pool, on-demand for the ml pool (test_cluster.py says why).
+    assert distribution["on_demand_percentage_above_base_capacity"] == (
+        "${each.value.spot ? 0 : 100}")
     assert "override" in str(policy["launch_template"][0]["dynamic"])
     template = (TERRAFORM / "templates" / "user-data.sh.tftpl").read_text()
     assert "datastore-endpoint:" in template and "postgres://" in template
@@ -129,10 +93,11 @@ def test_nodes_are_spot_instances_of_several_types_running_k3s_on_rds():
 def test_user_data_template_gets_exactly_its_placeholders():
     template = (TERRAFORM / "templates" / "user-data.sh.tftpl").read_text()
     wanted = set(re.findall(r"(?<!\$)\$\{(\w+)\}", template))
-    call = re.search(r"templatefile\([^,]+user-data\.sh\.tftpl\", \{(.*?)\}\)\)",
+    call = re.search(r"templatefile\([^,]+user-data\.sh\.tftpl\", \{(.*?)\n  \}\)\)",
                      (TERRAFORM / "cluster.tf").read_text(), re.S)
     assert call
-    given = set(re.findall(r"^\s*(\w+)\s*=", call.group(1), re.M))
+    # The call's own arguments, not those of the templatefile calls nested in it.
+    given = set(re.findall(r"^    (\w+)\s*=", call.group(1), re.M))
     assert wanted == given
 
 
@@ -143,14 +108,16 @@ def test_spot_interruption_warnings_reach_sns():
     assert target["arn"] == "${aws_sns_topic.spot_interruptions.arn}"
 
 
-def test_node_role_has_only_the_s3_actions_the_app_needs():
-    data = blocks("data")["aws_iam_policy_document.nodes"]
-    actions = {a for statement in data["statement"] for a in statement["actions"]}
-    s3 = {a for a in actions if a.startswith("s3:")}
-    assert s3 == {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:ListBucket"}
-    assert not any(a.endswith("*") for a in actions)
-    for statement in data["statement"]:
-        assert "*" not in statement["resources"]
+def test_roles_have_only_the_actions_they_need():
+    for name in ("nodes", "app"):
+        data = blocks("data")[f"aws_iam_policy_document.{name}"]
+        actions = {a for statement in data["statement"] for a in statement["actions"]}
+        assert not any(a.endswith("*") for a in actions), name
+        for statement in data["statement"]:
+            if "*" in statement["resources"]:
+                # Only reads that take no resource (the cluster autoscaler's).
+                assert all(re.match(r"^(autoscaling|ec2):(Describe|Get)", a)
+                           for a in statement["actions"]), statement["sid"]
 
 
 def test_every_skipped_check_is_justified():

@@ -189,8 +189,8 @@ def test_kill_9_the_standard_consumer_during_a_batch(server_app, server_env, spa
         check_results(server_app, job_id, BATCH_RESULTS)
 
 
-def test_kill_9_the_ml_consumer_mid_denoise(server_app, server_env, spawn, capsys,
-                                            weights_path):
+def test_kill_9_the_ml_consumer_mid_denoise(torch_available, server_app, server_env, spawn,
+                                            capsys, weights_path):
     # Small tiles: progress is reported early and often, so the kill lands mid-step.
     env = {**server_env, **CHAOS, "PIXTOOLS_DNCNN_WEIGHTS": str(weights_path),
            "PIXTOOLS_DNCNN_TILE": "128"}

@@ -61,6 +61,7 @@ def submit(client, data: bytes, recipe: str) -> str:
     return str(response.get_json()["id"])
 
 
+@pytest.mark.usefixtures("torch_available")
 def test_denoise_runs_on_the_ml_consumer_then_hands_over(
     server_env, server_app, spawn, weights_path
 ):
@@ -103,6 +104,7 @@ def test_denoise_runs_on_the_ml_consumer_then_hands_over(
     assert "libtorch" not in libraries_of(standard.proc.pid)
 
 
+@pytest.mark.usefixtures("torch_available")
 def test_missing_weights_fail_the_job_with_what_to_run(server_env, server_app, spawn, tmp_path):
     env = {**server_env, "PIXTOOLS_DNCNN_WEIGHTS": str(tmp_path / "absent.pth")}
     spawn("worker", "standard", env=env)

@@ -268,7 +268,8 @@ def grainy_photo(size: tuple[int, int]) -> bytes:
     return buffer.getvalue()
 
 
-def test_denoise_shows_its_progress_and_a_before_after(desktop, new_page, weights_path):
+def test_denoise_shows_its_progress_and_a_before_after(torch_available, desktop, new_page,
+                                                        weights_path):
     # Small tiles make many progress reports on a modest image.
     server = desktop(env={"PIXTOOLS_DNCNN_WEIGHTS": str(weights_path),
                           "PIXTOOLS_DNCNN_TILE": "64"})

@@ -149,6 +149,12 @@ def _tls_receiver(tmp_path, name: str) -> tuple[Receiver, list[str]]:
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(hours=1))
             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            # Key identifiers: Python 3.13 verifies strictly (VERIFY_X509_STRICT) and
+            # rejects a chain without them.
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                issuer_key.public_key()), critical=False)
         )
         if san:
             builder = builder.add_extension(
