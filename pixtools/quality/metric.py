@@ -125,8 +125,7 @@ def linear_planes(image: Image.Image, background: float = 0.5) -> np.ndarray:
     """An image as linear-light RGB planes (3, H, W); transparency over a grey ``background``
     (0..1, blended in sRGB values as the reference does)."""
     if image.mode not in ("RGB", "RGBA"):
-        image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in
-                              image.info else "RGB")
+        image = image.convert("RGBA" if has_alpha(image) else "RGB")
     pixels = np.asarray(image)
     if image.mode == "RGB":
         return np.ascontiguousarray(_SRGB_TO_LINEAR[pixels].transpose(2, 0, 1))
@@ -166,13 +165,25 @@ class Reference:
         return _final_score(per_scale)
 
 
+class Scorer:
+    """Scores candidates against one original as the reference tool does: with
+    transparency in the original, the lower score over a dark and a light background."""
+
+    def __init__(self, original: Image.Image) -> None:
+        backgrounds = ALPHA_BACKGROUNDS if has_alpha(original) else (0.5,)
+        self.references = [Reference(original, background) for background in backgrounds]
+
+    def score(self, distorted: Image.Image) -> float:
+        return min(reference.score(distorted) for reference in self.references)
+
+
 def ssimulacra2(original: Image.Image, distorted: Image.Image) -> float:
-    """SSIMULACRA 2 of ``distorted`` against ``original``, as libjxl's tool computes it:
-    with transparency in either, the lower score over a dark and a light background."""
-    if not (_has_alpha(original) or _has_alpha(distorted)):
-        return Reference(original).score(distorted)
-    return min(Reference(original, bg).score(distorted) for bg in ALPHA_BACKGROUNDS)
+    """SSIMULACRA 2 of ``distorted`` against ``original`` (same size)."""
+    if has_alpha(distorted) and not has_alpha(original):
+        return min(Reference(original, bg).score(distorted) for bg in ALPHA_BACKGROUNDS)
+    return Scorer(original).score(distorted)
 
 
-def _has_alpha(image: Image.Image) -> bool:
+def has_alpha(image: Image.Image) -> bool:
+    """Whether the image has an alpha channel or a transparent palette entry."""
     return "A" in image.getbands() or "transparency" in image.info
