@@ -51,7 +51,12 @@ _SRGB_TO_LINEAR = _srgb_to_linear_table()
 
 def to_xyb(linear: np.ndarray) -> np.ndarray:
     """Linear RGB planes (3, H, W) → X, Y, B-Y rescaled to about 0..1, as the metric uses."""
-    mixed = np.tensordot(_OPSIN, linear, axes=1)
+    # Three explicit weighted sums: far faster than a 3 × 3 matrix product through BLAS.
+    mixed = np.empty_like(linear)
+    for row in range(3):
+        np.multiply(linear[0], _OPSIN[row, 0], out=mixed[row])
+        mixed[row] += linear[1] * _OPSIN[row, 1]
+        mixed[row] += linear[2] * _OPSIN[row, 2]
     mixed += _BIAS
     np.maximum(mixed, 0, out=mixed)
     np.cbrt(mixed, out=mixed)
@@ -78,37 +83,62 @@ def downsample(linear: np.ndarray) -> np.ndarray:
 def _norms(errors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per channel: the mean, and the fourth root of the mean fourth power."""
     flat = errors.reshape(errors.shape[0], -1)
-    squared = flat * flat
-    fourth = (squared * squared).mean(axis=1, dtype=np.float64)
-    return flat.mean(axis=1, dtype=np.float64), np.sqrt(np.sqrt(fourth))
+    fourth = flat * flat
+    fourth *= fourth
+    # float32 pairwise sums: relative error ~1e-7, far below what moves a score.
+    return (flat.mean(axis=1).astype(np.float64),
+            np.sqrt(np.sqrt(fourth.mean(axis=1).astype(np.float64))))
 
 
 @dataclass(frozen=True)
 class _Scale:
+    """What one scale of the original contributes to every comparison."""
+
     xyb: np.ndarray  # (3, H, W)
     mu: np.ndarray  # blurred xyb
-    sigma_sq: np.ndarray  # blurred xyb²
+    variance: np.ndarray  # blurred xyb² − mu²: the original's half of the SSIM denominator
+    edge: np.ndarray  # 1 + |xyb − mu|: the original's edge strength
+
+    @classmethod
+    def of(cls, xyb: np.ndarray) -> _Scale:
+        blurred = blur(np.concatenate([xyb, xyb * xyb]))
+        mu, variance = blurred[:3], blurred[3:]
+        variance -= mu * mu
+        edge = np.abs(xyb - mu)
+        edge += 1.0
+        return cls(xyb, mu, variance, edge)
 
 
 def _scale_errors(ref: _Scale, xyb: np.ndarray) -> np.ndarray:
     """The 18 numbers of one scale, ordered [channel][norm][ssim, ringing, blurring]."""
     blurred = blur(np.concatenate([xyb, xyb * xyb, ref.xyb * xyb]))
     mu2, sigma2_sq, sigma12 = blurred[0:3], blurred[3:6], blurred[6:9]
-    mu1, mu12 = ref.mu, ref.mu * mu2
-    difference = mu1 - mu2
-    num_m = 1.0 - difference * difference
-    num_s = 2 * (sigma12 - mu12) + _C2
-    denom_s = (ref.sigma_sq - mu1 * mu1) + (sigma2_sq - mu2 * mu2) + _C2
-    ssim = np.maximum(1.0 - num_m * num_s / denom_s, 0.0)
-    ratio = (1.0 + np.abs(xyb - mu2)) / (1.0 + np.abs(ref.xyb - mu1)) - 1.0
-    ssim_norms = _norms(ssim)
-    ringing = _norms(np.maximum(ratio, 0.0))
-    blurring = _norms(np.maximum(-ratio, 0.0))
+    mu12 = ref.mu * mu2
+    num_m = ref.mu - mu2
+    num_m *= num_m
+    np.subtract(1.0, num_m, out=num_m)  # 1 − (mu1 − mu2)²: no luma denominator
+    sigma12 -= mu12
+    sigma12 *= 2.0
+    sigma12 += _C2  # num_s
+    mu2_sq = mu2 * mu2
+    sigma2_sq -= mu2_sq
+    sigma2_sq += ref.variance
+    sigma2_sq += _C2  # denom_s, summed in the reference's order: identical images give 1
+    ssim = num_m * sigma12
+    ssim /= sigma2_sq
+    np.subtract(1.0, ssim, out=ssim)
+    np.maximum(ssim, 0.0, out=ssim)
+    ratio = np.abs(xyb - mu2)
+    ratio += 1.0
+    ratio /= ref.edge  # a division, so identical images give exactly 0 here
+    ratio -= 1.0  # > 0: ringing (edges the original lacks); < 0: blurring (edges lost)
+    ringing = np.maximum(ratio, 0.0)
+    blurring = ringing - ratio
     values = np.empty((3, 2, 3))
-    for norm in range(2):
-        values[:, norm, 0] = ssim_norms[norm]
-        values[:, norm, 1] = ringing[norm]
-        values[:, norm, 2] = blurring[norm]
+    for index, errors in enumerate((ssim, ringing, blurring)):
+        mean, fourth_norm = _norms(errors)
+        values[:, 0, index] = mean
+        values[:, 1, index] = fourth_norm
     return values
 
 
@@ -148,9 +178,7 @@ class Reference:
                 break  # checked before downsampling: the last scale may be 4–7 pixels
             if index:
                 linear = downsample(linear)
-            xyb = to_xyb(linear)
-            blurred = blur(np.concatenate([xyb, xyb * xyb]))
-            self._scales.append(_Scale(xyb, blurred[:3], blurred[3:]))
+            self._scales.append(_Scale.of(to_xyb(linear)))
 
     def score(self, distorted: Image.Image) -> float:
         """The SSIMULACRA 2 score of ``distorted`` (same size) against this original."""
