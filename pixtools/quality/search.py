@@ -38,6 +38,7 @@ _PREDICTED = {
     "avif": ((30, 30), (50, 40), (70, 55), (90, 94)),
 }
 _DEFAULT_SLOPE = 0.8  # score points per quality step, until two measurements say better
+_FLAT_SLOPE = 0.05  # below this the curve gives no direction worth following
 
 
 def resolve_target(value: str | float) -> float:
@@ -136,16 +137,19 @@ def _bracket(samples: Samples, target: float) -> tuple[int | None, int | None]:
 
 def _extrapolate(samples: Samples, target: float, anchor: int) -> int:
     """A step from ``anchor`` (all samples on one side of the target) towards the target:
-    along the local slope, a little past it so that the next step brackets it, and at
-    least twice the previous step, so that a flat stretch of the curve is crossed fast."""
-    slope, previous = _DEFAULT_SLOPE, 0
+    along the local slope and a little past the target, so that the next step brackets
+    it; where the curve is flat (no usable slope), at least twice the previous step."""
+    slope, previous = 0.0, 0
     others = sorted((q for q in samples if q != anchor), key=lambda q: abs(q - anchor))
     if others:
-        local = (samples[anchor][1] - samples[others[0]][1]) / (anchor - others[0])
-        slope = local if local > 0.05 else slope
+        slope = (samples[anchor][1] - samples[others[0]][1]) / (anchor - others[0])
         previous = abs(anchor - others[0])
     distance = target - samples[anchor][1]
-    step = max(1, math.ceil(1.25 * abs(distance) / slope), 2 * previous)
+    if slope > _FLAT_SLOPE:
+        step = math.ceil(1.15 * abs(distance) / slope)
+    else:
+        step = max(math.ceil(1.25 * abs(distance) / _DEFAULT_SLOPE), 2 * previous)
+    step = max(step, 1)
     return anchor + (step if distance > 0 else -step)
 
 
