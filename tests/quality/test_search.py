@@ -68,6 +68,20 @@ def test_easy_images_get_a_lower_quality_than_hard_ones(fmt):
     assert len(flat.data) < len(noisy.data)
 
 
+@pytest.mark.parametrize("kind", ["detailed", "noisy"])
+def test_without_close_enough_the_next_lower_quality_is_proven_to_miss(kind):
+    result = search_quality(photo_like(kind), Encoding("jpeg"), "high",
+                            limits=SearchLimits(close_enough=0, max_encodes=12))
+    tried = {c.quality: c.score for c in result.candidates}
+    assert result.reached and tried[result.quality - 1] < result.target
+
+
+def test_close_enough_ends_the_search_near_the_target():
+    samples = {61: (b"", 70.4), 50: (b"", 60.0)}
+    assert next_quality(samples, 70, 1, 100, close_enough=0.5) is None
+    assert next_quality(samples, 70, 1, 100, close_enough=0.2) is not None
+
+
 def test_smallest_passing_candidate_is_returned():
     result = search_quality(photo_like("detailed"), Encoding("jpeg"), "medium")
     passing = [c for c in result.candidates if c.score >= result.target]
@@ -159,6 +173,7 @@ def test_named_targets_follow_the_metric_authors_anchors():
 @pytest.mark.parametrize(("settings", "field"), [
     ({"max_encodes": 1}, "max_encodes"), ({"max_encodes": 31}, "max_encodes"),
     ({"max_seconds": 0}, "max_seconds"), ({"max_seconds": 601}, "max_seconds"),
+    ({"close_enough": -0.1}, "close_enough"), ({"close_enough": 6}, "close_enough"),
 ])
 def test_bad_limits_name_the_field(settings, field):
     with pytest.raises(QualityError) as raised:
