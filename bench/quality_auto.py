@@ -41,7 +41,9 @@ LIMITS = imaging.Limits(max_pixels=64_000_000, max_side=30_000)
 AVIF_SPEED = Settings.model_fields["avif_speed"].default
 JPEG_OPTIONS = encoder_options(ConvertParams.model_validate({"format": "jpeg"}), AVIF_SPEED)
 FIXED_QUALITY = 80
-SEARCH = SearchLimits(max_encodes=10, max_seconds=60)
+SEARCH = SearchLimits()  # the defaults, as a job would search
+# For bytes at an exact score the search must bracket it: no early "close enough".
+BRACKET = SearchLimits(max_encodes=12, max_seconds=120, close_enough=0)
 JPEGLI_TARGETS = (50.0, 70.0, 90.0)
 
 
@@ -59,7 +61,8 @@ def thumbnail(data: bytes) -> Image.Image:
     """Decode and fit in 512 × 512 the way a PixTools resize step does (JPEG draft)."""
     resize = REGISTRY["resize"]
     params = resize.params.model_validate({"width": 512, "height": 512, "mode": "fit"})
-    hint = (lambda size: resize.size_hint(size, params)) if resize.size_hint else None
+    size_hint = resize.size_hint
+    hint = (lambda size: size_hint(size, params)) if size_hint else None
     picture = imaging.decode_picture(data, LIMITS, size_hint=hint)
     frame = resize.run(picture.frames, params, lambda fraction: None)[0]
     return finalise(frame, ConvertParams.model_validate({"format": "jpeg"}), animated=False)
@@ -100,14 +103,21 @@ def measure(image: Image.Image, settings: dict[str, Encoding]) -> Row:
     auto = search_quality(image, settings["jpeg"], high, limits=SEARCH, scorer=scorer)
     best = choose_format(image, high, limits=SEARCH, encodings=settings).result
     ratios = {}
+    baseline = {**settings["jpeg"].options, "progressive": False}
     for target in JPEGLI_TARGETS:
-        sizes = []
-        for encoder in ("jpegli", "libjpeg"):
-            encoding = Encoding("jpeg", encoder, settings["jpeg"].options)
-            result = search_quality(image, encoding, target, limits=SEARCH, scorer=scorer)
-            sizes.append(bytes_at_score(result, target))
-        if sizes[0] and sizes[1]:
-            ratios[target] = sizes[0] / sizes[1]
+        sizes: dict[str, float | None] = {}
+        for name, encoding in (("jpegli", Encoding("jpeg", "jpegli")),
+                               ("libjpeg", settings["jpeg"]),
+                               ("baseline", Encoding("jpeg", options=baseline))):
+            if name == "baseline" and target != TARGETS["high"]:
+                continue
+            result = search_quality(image, encoding, target, limits=BRACKET, scorer=scorer)
+            sizes[name] = bytes_at_score(result, target)
+        jpegli, libjpeg, plain = sizes["jpegli"], sizes["libjpeg"], sizes.get("baseline")
+        if jpegli and libjpeg:
+            ratios[target] = jpegli / libjpeg
+        if jpegli and plain:
+            ratios[-target] = jpegli / plain  # negative key: against baseline libjpeg
     return Row(len(fixed), scorer.score(decode(fixed)), auto, best, ratios)
 
 
@@ -127,6 +137,8 @@ def summarise(rows: list[Row]) -> dict[str, float]:
         "best ok": sum(r.best.score >= high - 1 for r in rows) / len(rows),
         **{f"jpegli {t:g}": _median_ratio([r.jpegli_ratios[t] for r in rows
                                            if t in r.jpegli_ratios]) for t in JPEGLI_TARGETS},
+        "jpegli/baseline 70": _median_ratio([r.jpegli_ratios[-70.0] for r in rows
+                                             if -70.0 in r.jpegli_ratios]),
     }
 
 
@@ -172,6 +184,24 @@ def placeholder_ms(images: list[Image.Image], repeats: int = 5) -> float:
     return statistics.median(samples)
 
 
+def search_costs(images: list[Image.Image]) -> dict[str, float]:
+    """Median ms of the parts of one JPEG search step on the given images."""
+    parts: dict[str, list[float]] = {"prepare the original": [], "encode + decode": [],
+                                     "score one candidate": []}
+    for image in images:
+        started = time.perf_counter()
+        scorer = Scorer(image)
+        middle = time.perf_counter()
+        candidate = decode(fixed_jpeg(image))
+        encoded = time.perf_counter()
+        scorer.score(candidate)
+        done = time.perf_counter()
+        parts["prepare the original"].append((middle - started) * 1000)
+        parts["encode + decode"].append((encoded - middle) * 1000)
+        parts["score one candidate"].append((done - encoded) * 1000)
+    return {name: statistics.median(values) for name, values in parts.items()}
+
+
 def load() -> str:
     return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -191,7 +221,8 @@ def goal_rows(stats: dict[str, float], timing: float, placeholder_time: float) -
 
 
 def print_report(sets: dict[str, list[Row]], times: dict[str, list[float]],
-                 placeholder_times: dict[str, float], started_load: str) -> None:
+                 placeholder_times: dict[str, float], costs: dict[str, float],
+                 started_load: str) -> None:
     everything = [row for rows in sets.values() for row in rows]
     overall = summarise(everything)
     timing = statistics.median(times["auto"]) / statistics.median(times["fixed"])
@@ -202,7 +233,8 @@ def print_report(sets: dict[str, list[Row]], times: dict[str, list[float]],
                                                placeholder_times["512-px thumbnail"]):
         print(f"| {label} | {value:.2f} | {target} | {'met' if met else 'MISSED'} |")
     columns = ["auto/q80", "auto ok", "auto quality", "auto encodes", "fixed score",
-               "best/q80", "best ok", *[f"jpegli {t:g}" for t in JPEGLI_TARGETS]]
+               "best/q80", "best ok", *[f"jpegli {t:g}" for t in JPEGLI_TARGETS],
+               "jpegli/baseline 70"]
     print("\n| set | images | " + " | ".join(columns) + " | formats won |")
     print("| --- " * (len(columns) + 3) + "|")
     for name, rows in [*sets.items(), ("all", everything)]:
@@ -216,6 +248,8 @@ def print_report(sets: dict[str, list[Row]], times: dict[str, list[float]],
         print(f"  {name:<17} {median:7.1f} ms  (ratio to fixed {median / fixed:.2f})")
     for name, value in placeholder_times.items():
         print(f"placeholders on a {name}: {value:.2f} ms (median)")
+    print("one search step on a 512-px thumbnail, median ms: " + ", ".join(
+        f"{name} {value:.1f}" for name, value in costs.items()))
 
 
 def main() -> None:
@@ -237,7 +271,7 @@ def main() -> None:
     full = imaging.decode(sources[0], LIMITS)
     placeholder_times = {"512-px thumbnail": placeholder_ms(thumbnails),
                          f"{full.width} × {full.height} output": placeholder_ms([full], 3)}
-    print_report(sets, times, placeholder_times, started_load)
+    print_report(sets, times, placeholder_times, search_costs(thumbnails), started_load)
 
 
 if __name__ == "__main__":
