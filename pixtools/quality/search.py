@@ -29,15 +29,16 @@ from .metric import Scorer
 # (90 is "visually lossless" and may be asked for as a number.)
 TARGETS = {"high": 70.0, "medium": 50.0, "low": 30.0}
 TARGET_RANGE = (10.0, 99.0)
-# Predicted encoder quality per target, by format: the median quality that reached each
-# target on CBSD68 pictures fitted in 512 × 512 (PixTools' encoder defaults, AVIF speed 8),
+# Predicted encoder quality per target, by format: (target, median quality that reached
+# it, median score points per quality step there) on CBSD68 pictures (fitted in 512 × 512
+# for the quality, as they are for the slope; PixTools' encoder defaults, AVIF speed 8),
 # interpolated between. A good start saves encodes; a bad one costs a step or two.
 _PREDICTED = {
-    "jpeg": ((30, 18), (50, 28), (70, 61), (90, 95)),
-    "webp": ((30, 12), (50, 29), (70, 68), (90, 97)),
-    "avif": ((30, 30), (50, 40), (70, 55), (90, 94)),
+    "jpeg": ((30, 18, 3.1), (50, 28, 1.3), (70, 61, 0.46), (90, 95, 0.96)),
+    "webp": ((30, 12, 1.5), (50, 29, 0.87), (70, 68, 0.37), (90, 97, 0.44)),
+    "avif": ((30, 30, 1.6), (50, 40, 1.5), (70, 55, 1.06), (90, 94, 0.39)),
 }
-_DEFAULT_SLOPE = 0.8  # score points per quality step, until two measurements say better
+_DEFAULT_SLOPE = 0.8  # score points per quality step, for callers of next_quality without a format
 _FLAT_SLOPE = 0.05  # below this the curve gives no direction worth following
 
 
@@ -118,14 +119,28 @@ class SearchResult:
         return details
 
 
-def predicted_quality(fmt: str, target: float) -> int:
+def _interpolate(fmt: str, target: float, column: int) -> float:
     points = _PREDICTED[fmt]
     if target <= points[0][0]:
-        return points[0][1]
-    for (t0, q0), (t1, q1) in itertools.pairwise(points):
-        if target <= t1:
-            return round(q0 + (q1 - q0) * (target - t0) / (t1 - t0))
-    return min(100, round(points[-1][1] + (target - points[-1][0]) * 0.6))
+        return points[0][column]
+    for before, after in itertools.pairwise(points):
+        if target <= after[0]:
+            share = (target - before[0]) / (after[0] - before[0])
+            return before[column] + (after[column] - before[column]) * share
+    return points[-1][column]
+
+
+def predicted_quality(fmt: str, target: float) -> int:
+    """Where the search starts: the typical quality for ``target`` (capped at 100)."""
+    last_target, last_quality, _ = _PREDICTED[fmt][-1]
+    if target > last_target:
+        return min(100, round(last_quality + (target - last_target) * 0.6))
+    return round(_interpolate(fmt, target, 1))
+
+
+def predicted_slope(fmt: str, target: float) -> float:
+    """Typical score points per quality step near the quality that reaches ``target``."""
+    return _interpolate(fmt, target, 2)
 
 
 Samples = dict[int, tuple[bytes, float]]  # quality → (encoded bytes, score)
@@ -141,11 +156,12 @@ def _bracket(samples: Samples, target: float) -> tuple[int | None, int | None]:
     return (max(failing) if failing else None), high
 
 
-def _extrapolate(samples: Samples, target: float, anchor: int) -> int:
+def _extrapolate(samples: Samples, target: float, anchor: int, typical_slope: float) -> int:
     """A step from ``anchor`` (all samples on one side of the target) towards the target:
-    along the local slope and a little past the target, so that the next step brackets
-    it; where the curve is flat (no usable slope), at least twice the previous step."""
-    slope, previous = 0.0, 0
+    along the local slope (the format's typical one after the first sample), a little past
+    the target so that the next step brackets it; where the curve is flat (no usable
+    slope), at least twice the previous step."""
+    slope, previous = typical_slope, 0
     others = sorted((q for q in samples if q != anchor), key=lambda q: abs(q - anchor))
     if others:
         slope = (samples[anchor][1] - samples[others[0]][1]) / (anchor - others[0])
@@ -154,7 +170,7 @@ def _extrapolate(samples: Samples, target: float, anchor: int) -> int:
     if slope > _FLAT_SLOPE:
         step = math.ceil(1.15 * abs(distance) / slope)
     else:
-        step = max(math.ceil(1.25 * abs(distance) / _DEFAULT_SLOPE), 2 * previous)
+        step = max(math.ceil(1.25 * abs(distance) / typical_slope), 2 * previous)
     step = max(step, 1)
     return anchor + (step if distance > 0 else -step)
 
@@ -176,7 +192,7 @@ def _within(samples: Samples, target: float, low: int, high: int) -> int:
 
 
 def next_quality(samples: Samples, target: float, lowest: int, highest: int,
-                 close_enough: float = 0.0) -> int | None:
+                 close_enough: float = 0.0, typical_slope: float = _DEFAULT_SLOPE) -> int | None:
     """The next quality to try, or None when the search is done (also when a quality
     reaches the target by no more than ``close_enough`` points)."""
     low, high = _bracket(samples, target)
@@ -188,7 +204,7 @@ def next_quality(samples: Samples, target: float, lowest: int, highest: int,
         return None if high - low <= 1 else _within(samples, target, low, high)
     anchor = high if high is not None else low
     assert anchor is not None
-    quality = min(max(_extrapolate(samples, target, anchor), lowest), highest)
+    quality = min(max(_extrapolate(samples, target, anchor, typical_slope), lowest), highest)
     direction = 1 if quality > anchor else -1
     while quality in samples and lowest <= quality + direction <= highest:
         quality += direction
@@ -225,7 +241,8 @@ def search_quality(
     while quality is not None:
         data = encode_at(quality)
         samples[quality] = (data, scorer.score(decode(data)))
-        quality = next_quality(samples, goal, lowest, highest, limits.close_enough)
+        quality = next_quality(samples, goal, lowest, highest, limits.close_enough,
+                               predicted_slope(encoding.format, goal))
         if quality is None:
             break
         if byte_ceiling is not None and any(
