@@ -3,9 +3,10 @@
 The encoder quality is searched from a predicted start: each step aims, along the score
 curve measured so far, at the target, and once the target is bracketed between a quality
 that misses it and one that reaches it, between those two. It ends when the two are
-adjacent, when the encode or time budget is spent, when the lowest quality already
-reaches the target, or when the highest misses it (an unreachable target: the best
-quality is returned with a note). Every loop turn encodes a quality not tried before, so
+adjacent, when a quality reaches the target by less than ``close_enough``, when the
+encode or time budget is spent, when the lowest quality already reaches the target, or
+when the highest misses it (an unreachable target: the best quality is returned with a
+note). Every loop turn encodes a quality not tried before, so
 the search cannot run longer than its budget.
 """
 
