@@ -47,11 +47,11 @@ BRACKET = SearchLimits(max_encodes=12, max_seconds=120, close_enough=0)
 JPEGLI_TARGETS = (50.0, 70.0, 90.0)
 
 
-def encodings() -> dict[str, Encoding]:
+def encodings(avif_speed: int = AVIF_SPEED) -> dict[str, Encoding]:
     """PixTools' default encoder settings per format, without the quality."""
     settings = {}
     for fmt in ("jpeg", "webp", "avif"):
-        options = encoder_options(ConvertParams.model_validate({"format": fmt}), AVIF_SPEED)
+        options = encoder_options(ConvertParams.model_validate({"format": fmt}), avif_speed)
         options.pop("quality")
         settings[fmt] = Encoding(fmt, options=options)
     return settings
@@ -255,9 +255,12 @@ def print_report(sets: dict[str, list[Row]], times: dict[str, list[float]],
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer images and rounds")
+    parser.add_argument("--avif-speed", type=int, default=AVIF_SPEED,
+                        help=f"AVIF speed for format auto (default {AVIF_SPEED}, PixTools')")
     args = parser.parse_args()
     started_load = load()
-    settings = encodings()
+    print(f"format auto searches AVIF at speed {args.avif_speed}")
+    settings = encodings(args.avif_speed)
     sources = [path.read_bytes() for path in photos(4 if args.quick else 12)]
     thumbnails = [thumbnail(data) for data in sources]
     pictures = [Image.open(path).convert("RGB")
