@@ -50,7 +50,10 @@ class Encoding:
 
 
 def encode(image: Image.Image, encoding: Encoding, quality: int) -> bytes:
-    """``image`` (already in the format's mode: no alpha for JPEG) at ``quality``."""
+    """``image`` at ``quality``. JPEG drops an alpha channel: callers flatten transparent
+    images first (format auto never sends them to JPEG), so only opaque ones get here."""
+    if encoding.format == "jpeg" and image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
     if encoding.uses_jpegli:
         rgb = image if image.mode == "RGB" else image.convert("RGB")
         return pyjpegli.encode(rgb.tobytes(), rgb.width, rgb.height, quality=quality)

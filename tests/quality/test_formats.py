@@ -57,6 +57,13 @@ def test_opaque_alpha_channel_still_allows_jpeg():
     assert usable == ["jpeg"] and skipped == {}
 
 
+def test_opaque_rgba_can_win_as_jpeg():
+    image = photo_like("noisy", size=(96, 72)).convert("RGBA")
+    choice = choose_format(image, "high", candidates=["jpeg", "webp"])
+    assert "jpeg" in choice.searches and choice.searches["jpeg"].reached
+    assert decode(choice.searches["jpeg"].data).mode == "RGB"
+
+
 def test_palette_transparency_counts():
     image = Image.new("P", (8, 8), 0)
     image.info["transparency"] = 0
