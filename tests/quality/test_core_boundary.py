@@ -1,8 +1,6 @@
-"""The quality package is core: its modules import no web framework, database layer,
-configuration or other PixTools module (the app wires it in; the package stays plain).
-
-Checked on the source, because importing anything under ``pixtools`` today runs the
-package's ``__init__``, which builds the Flask app factory."""
+"""The quality package is core and narrower than the import-linter contract asks: its
+modules import only the standard library, the imaging libraries and each other (the app
+wires it in and passes every setting; the package reads no configuration)."""
 
 from __future__ import annotations
 
