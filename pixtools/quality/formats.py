@@ -15,20 +15,12 @@ from PIL import Image
 
 from .encoders import ANIMATED, SEARCHABLE_FORMATS, Encoding
 from .errors import QualityError
-from .metric import Scorer, has_alpha
+from .metric import Scorer, has_transparency
 from .search import SearchLimits, SearchResult, resolve_target, search_quality
 
 DEFAULT_CANDIDATES = ("avif", "webp", "jpeg")
-
-
-def has_transparency(image: Image.Image) -> bool:
-    """Whether any pixel is less than opaque (an alpha channel that is all 255 is not)."""
-    if not has_alpha(image):
-        return False
-    if "A" not in image.getbands():
-        return True  # a palette or single colour marked transparent
-    low, _high = image.getchannel("A").getextrema()
-    return bool(isinstance(low, int | float) and low < 255)
+__all__ = ["DEFAULT_CANDIDATES", "FormatChoice", "choose_format", "has_transparency",
+           "usable_formats"]
 
 
 def usable_formats(
@@ -94,7 +86,7 @@ def choose_format(
     limits = limits or SearchLimits()
     usable, skipped = usable_formats(candidates, transparent=has_transparency(image),
                                      animated=animated)
-    scorer = Scorer(image)
+    scorer = Scorer(image, limits.max_scored_pixels)
     started = time.perf_counter()
     searches: dict[str, SearchResult] = {}
     for name in usable:

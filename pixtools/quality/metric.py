@@ -17,6 +17,7 @@ blurred mean and variance), so comparing many candidates costs about 60 % per ca
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -195,14 +196,42 @@ class Reference:
 
 class Scorer:
     """Scores candidates against one original as the reference tool does: with
-    transparency in the original, the lower score over a dark and a light background."""
+    transparent pixels in the original, the lower score over a dark and a light background.
 
-    def __init__(self, original: Image.Image) -> None:
-        backgrounds = ALPHA_BACKGROUNDS if has_alpha(original) else (0.5,)
-        self.references = [Reference(original, background) for background in backgrounds]
+    An original of more than ``max_pixels`` is scored on four crops of a quarter of that
+    each, spread over the image at full resolution (artifacts keep their true size), and
+    the lowest crop score counts: memory and time stay bounded whatever the image's size.
+    """
+
+    def __init__(self, original: Image.Image, max_pixels: int | None = None) -> None:
+        self.boxes = crop_boxes(original.size, max_pixels)
+        parts = [original.crop(box) for box in self.boxes] if self.boxes else [original]
+        backgrounds = ALPHA_BACKGROUNDS if has_transparency(original) else (0.5,)
+        self.references = [[Reference(part, background) for background in backgrounds]
+                           for part in parts]
 
     def score(self, distorted: Image.Image) -> float:
-        return min(reference.score(distorted) for reference in self.references)
+        parts = [distorted.crop(box) for box in self.boxes] if self.boxes else [distorted]
+        return min(reference.score(part)
+                   for references, part in zip(self.references, parts, strict=True)
+                   for reference in references)
+
+
+def crop_boxes(size: tuple[int, int], max_pixels: int | None,
+               count: int = 4) -> list[tuple[int, int, int, int]] | None:
+    """Where ``Scorer`` looks in an image over ``max_pixels``: ``count`` crops of the
+    image's shape, centred on a 2 × 2 grid (None: the whole image is scored)."""
+    width, height = size
+    if max_pixels is None or width * height <= max_pixels:
+        return None
+    scale = math.sqrt(max_pixels / count / (width * height))
+    crop_w, crop_h = max(MIN_SIDE, int(width * scale)), max(MIN_SIDE, int(height * scale))
+    boxes = []
+    for across, down in ((0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75)):
+        left = min(max(round(across * width - crop_w / 2), 0), width - crop_w)
+        top = min(max(round(down * height - crop_h / 2), 0), height - crop_h)
+        boxes.append((left, top, left + crop_w, top + crop_h))
+    return boxes
 
 
 def ssimulacra2(original: Image.Image, distorted: Image.Image) -> float:
@@ -215,3 +244,13 @@ def ssimulacra2(original: Image.Image, distorted: Image.Image) -> float:
 def has_alpha(image: Image.Image) -> bool:
     """Whether the image has an alpha channel or a transparent palette entry."""
     return "A" in image.getbands() or "transparency" in image.info
+
+
+def has_transparency(image: Image.Image) -> bool:
+    """Whether any pixel is less than opaque (an alpha channel that is all 255 is not)."""
+    if not has_alpha(image):
+        return False
+    if "A" not in image.getbands():
+        return True  # a palette or single colour marked transparent
+    low, _high = image.getchannel("A").getextrema()
+    return bool(isinstance(low, int | float) and low < 255)

@@ -22,14 +22,12 @@ from typing import Any
 from PIL import Image
 
 from .encoders import QUALITY_RANGE, Encoding, decode, encode
-from .errors import QualityError
 from .metric import Scorer
+from .targets import TARGETS, SearchLimits, resolve_target
 
-# quality_target names on the SSIMULACRA 2 scale, at its authors' anchors: 70 "high"
-# (artifacts hard to notice without the original beside it), 50 "medium", 30 "low".
-# (90 is "visually lossless" and may be asked for as a number.)
-TARGETS = {"high": 70.0, "medium": 50.0, "low": 30.0}
-TARGET_RANGE = (10.0, 99.0)
+__all__ = ["TARGETS", "Candidate", "SearchLimits", "SearchResult", "next_quality",
+           "predicted_quality", "predicted_slope", "resolve_target", "search_quality"]
+
 # Predicted encoder quality per target, by format: (target, median quality that reached
 # it, median score points per quality step there) on CBSD68 pictures (fitted in 512 × 512
 # for the quality, as they are for the slope; PixTools' encoder defaults, AVIF speed 8),
@@ -41,45 +39,6 @@ _PREDICTED = {
 }
 _DEFAULT_SLOPE = 0.8  # score points per quality step, for callers of next_quality without a format
 _FLAT_SLOPE = 0.05  # below this the curve gives no direction worth following
-
-
-def resolve_target(value: str | float) -> float:
-    """``high`` / ``medium`` / ``low`` or a number in ``TARGET_RANGE`` → a score target."""
-    if isinstance(value, str):
-        if value in TARGETS:
-            return TARGETS[value]
-        raise QualityError("quality_target", "quality_target must be high, medium, low or "
-                           f"a number from {TARGET_RANGE[0]:g} to {TARGET_RANGE[1]:g}; "
-                           f"got {value!r}.")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise QualityError("quality_target", f"quality_target must be a name or a number, "
-                           f"not {value!r}.")
-    if not TARGET_RANGE[0] <= value <= TARGET_RANGE[1]:
-        raise QualityError("quality_target", f"quality_target {value:g} is outside "
-                           f"{TARGET_RANGE[0]:g}–{TARGET_RANGE[1]:g} (SSIMULACRA 2: 90 is "
-                           "visually lossless, 70 high, 50 medium, 30 low).")
-    return float(value)
-
-
-@dataclass(frozen=True)
-class SearchLimits:
-    """The search's budget: at most ``max_encodes`` encodes per format, and no new encode
-    once ``max_seconds`` have passed (one encode and score may run past it). A quality
-    whose score is at most ``close_enough`` points above the target ends the search
-    without proving that the next lower one misses (it almost always does: one quality
-    step moves the score by about half a point; 0 always proves it)."""
-
-    max_encodes: int = 8
-    max_seconds: float = 30.0
-    close_enough: float = 0.5
-
-    def __post_init__(self) -> None:
-        if not 2 <= self.max_encodes <= 30:
-            raise QualityError("max_encodes", "max_encodes must be from 2 to 30.")
-        if not 0 < self.max_seconds <= 600:
-            raise QualityError("max_seconds", "max_seconds must be above 0 and at most 600.")
-        if not 0 <= self.close_enough <= 5:
-            raise QualityError("close_enough", "close_enough must be from 0 to 5 points.")
 
 
 @dataclass(frozen=True)
@@ -232,7 +191,7 @@ def search_quality(
     """
     goal = resolve_target(target)
     limits = limits or SearchLimits()
-    scorer = scorer or Scorer(image)
+    scorer = scorer or Scorer(image, limits.max_scored_pixels)
     encode_at = encode_at or (lambda quality: encode(image, encoding, quality))
     lowest, highest = QUALITY_RANGE[encoding.format]
     started = time.perf_counter()
