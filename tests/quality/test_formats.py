@@ -12,8 +12,7 @@ from pixtools.quality.encoders import Encoding, decode
 from pixtools.quality.errors import QualityError
 from pixtools.quality.formats import choose_format, has_transparency, usable_formats
 from pixtools.quality.search import SearchLimits
-
-from .conftest import photo_like
+from tests.support.images import photo_like
 
 FAST = {"avif": Encoding("avif", options={"speed": 8})}
 

@@ -11,8 +11,7 @@ import thumbhash
 from PIL import Image
 
 from pixtools.quality.placeholders import MAX_SIDE, dominant_colour, placeholder, small_copy
-
-from .conftest import photo_like
+from tests.support.images import photo_like
 
 
 def _mean_rgb(pixels: np.ndarray) -> np.ndarray:

@@ -18,8 +18,7 @@ from pixtools.quality.search import (
     resolve_target,
     search_quality,
 )
-
-from .conftest import photo_like
+from tests.support.images import photo_like
 
 FAST_AVIF = {"speed": 8}
 
