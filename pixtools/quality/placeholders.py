@@ -9,6 +9,7 @@ millisecond once the image is small.
 from __future__ import annotations
 
 import base64
+import io
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,3 +69,12 @@ def placeholder(image: Image.Image) -> Placeholder:
         blurhash=blur,
         dominant_colour=dominant_colour(small),
     )
+
+
+def thumbhash_png(encoded: str) -> bytes:
+    """A ThumbHash (base64, as in ``Placeholder.thumbhash``) decoded to a small PNG, for a
+    page that shows the placeholder without decoding it in the browser."""
+    width, height, rgba = thumbhash.thumb_hash_to_rgba(base64.b64decode(encoded))
+    buffer = io.BytesIO()
+    Image.frombytes("RGBA", (width, height), bytes(rgba)).save(buffer, format="PNG")
+    return buffer.getvalue()
