@@ -21,6 +21,7 @@ from PIL import Image
 MAX_SIDE = 100  # ThumbHash encodes at most 100 × 100
 BLURHASH_COMPONENTS = (4, 3)  # x, y: the common choice for landscape pictures
 BUCKETS = 512  # 8 levels for each of red, green and blue
+SAMPLES_PER_SIDE = 4  # a large image is sampled to 4 × MAX_SIDE before averaging
 
 
 @dataclass(frozen=True)
@@ -35,11 +36,18 @@ class Placeholder:
 
 
 def small_copy(image: Image.Image, max_side: int = MAX_SIDE) -> Image.Image:
-    """An RGBA copy at most ``max_side`` a side. A large image is box-reduced by a whole
-    factor first (fast, and no copy of the full image), then resized."""
-    factor = max(1, min(image.width, image.height) // (2 * max_side))
-    small = image.reduce(factor) if factor > 1 else image.copy()
-    small.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    """An RGBA copy at most ``max_side`` a side. A large image is first sampled (nearest
+    pixel) down to four times that: every pixel of the copy still averages 16 samples,
+    plenty for a blurred placeholder, in well under a millisecond at any size (a box
+    reduction of 12 megapixels takes tens)."""
+    sample = SAMPLES_PER_SIDE * max_side
+    if max(image.size) > sample:
+        scale = sample / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        small = image.resize(size, Image.Resampling.NEAREST)
+    else:
+        small = image.copy()
+    small.thumbnail((max_side, max_side), Image.Resampling.BOX)
     return small.convert("RGBA")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -73,7 +74,7 @@ def test_best_format_shows_quality_score_format_and_a_placeholder(desktop, new_p
     assert link.get_attribute("data-format") == chosen
     with page.expect_download() as info:
         link.click()
-    data = open(info.value.path(), "rb").read()
+    data = Path(info.value.path()).read_bytes()
     assert image_format(data) == (chosen.upper(), (360, 270))
     shoot(done, "best-format-result-desktop")
     assert csp_violations(page) == []
