@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     quality_max_encodes: int = Field(8, ge=2, le=30)
     quality_max_seconds: float = Field(30.0, gt=0, le=600)
     quality_close_enough: float = Field(0.5, ge=0, le=5)
-    quality_max_scored_pixels: int = Field(4_000_000, ge=65_536, le=100_000_000)
+    quality_max_scored_pixels: int = Field(2_000_000, ge=65_536, le=100_000_000)
 
     standard_workers: int = Field(2, ge=1, le=64)
     # Recovery: a running step holds a lease its worker renews; once it lapses the sweeper

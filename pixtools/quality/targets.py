@@ -46,7 +46,7 @@ class SearchLimits:
     max_encodes: int = 8
     max_seconds: float = 30.0
     close_enough: float = 0.5
-    max_scored_pixels: int = 4_000_000
+    max_scored_pixels: int = 2_000_000
 
     def __post_init__(self) -> None:
         if not 2 <= self.max_encodes <= 30:
