@@ -7,10 +7,11 @@ import io
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from pixtools.quality import blur as gauss
-from pixtools.quality.metric import Reference, ssimulacra2
+from pixtools.quality.metric import Reference, Scorer, crop_boxes, ssimulacra2
+from tests.support.images import photo_like
 
 from . import reference_cases as cases
 
@@ -100,3 +101,20 @@ def test_transparency_takes_the_worse_background():
 def test_sizes_must_match(photo):
     with pytest.raises(ValueError, match="sizes differ"):
         Reference(photo).score(photo.crop((0, 0, 10, 10)))
+
+
+def test_large_images_are_scored_on_crops_where_damage_counts():
+    original = photo_like("detailed", (400, 300), seed=5)
+    boxes = crop_boxes(original.size, 40_000)
+    assert boxes is not None and len(boxes) == 4
+    for left, top, right, bottom in boxes:
+        assert 0 <= left < right <= 400 and 0 <= top < bottom <= 300
+        assert (right - left) * (bottom - top) <= 10_000
+    assert crop_boxes(original.size, 120_000) is None  # small enough: scored whole
+    scorer = Scorer(original, max_pixels=40_000)
+    assert scorer.score(original) == 100.0
+    # Damage inside one crop alone lowers the score as much as it lowers that crop's.
+    damaged = original.copy()
+    damaged.paste(original.crop(boxes[3]).filter(ImageFilter.GaussianBlur(3)), boxes[3][:2])
+    alone = ssimulacra2(original.crop(boxes[3]), damaged.crop(boxes[3]))
+    assert scorer.score(damaged) == pytest.approx(alone, abs=1e-6) and alone < 90
