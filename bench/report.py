@@ -177,3 +177,21 @@ def clients_line() -> str:
         how = (f"submit with `?wait={clients.WAIT_SECONDS}` (the answer comes when the job "
                "has finished)")
     return f"Clients {how} and download each result from its URL."
+
+
+# Sections another benchmark writes into RESULTS.md (``bench/quality_auto.py``): a run of the
+# suite carries them over as they are.
+KEPT_SECTIONS = ("## Quality auto",)
+
+
+def kept_sections(path: Path) -> str:
+    """The sections of the current ``path`` that ``bench.run`` does not measure itself."""
+    if not path.exists():
+        return ""
+    kept, keeping = [], False
+    for line in path.read_text().splitlines():
+        if line.startswith("## "):
+            keeping = line.startswith(KEPT_SECTIONS)
+        if keeping:
+            kept.append(line)
+    return "\n\n" + "\n".join(kept).rstrip() + "\n" if kept else ""

@@ -70,7 +70,7 @@ def main() -> None:
     if not args.no_denoise and not args.only:
         results.denoise = measures.denoise(plan)
     results.finish()
-    text = report.render(results)
+    text = report.render(results) + report.kept_sections(args.output)
     print(text)
     if not args.only:
         args.output.write_text(text)

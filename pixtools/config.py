@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .ml.runtime import DenoiseConfig
+from .quality.search import SearchLimits
 
 # The readiness checks of /api/health/ready, in the order they are reported.
 READY_CHECKS = ("database", "redis", "storage", "queues", "weights", "webhooks")
@@ -103,6 +104,14 @@ class Settings(BaseSettings):
     max_waiters: int = Field(6, ge=0, le=1000)
     # Moves the clock the app uses to judge expiry; tests set it instead of waiting a day.
     clock_offset_seconds: float = Field(0.0, allow_inf_nan=False)
+
+    # Quality auto and format auto (pixtools.quality): each output's search is bounded in
+    # encodes (per format) and seconds (for all formats together); a score within
+    # close_enough points above the target ends it; larger outputs are scored on crops.
+    quality_max_encodes: int = Field(8, ge=2, le=30)
+    quality_max_seconds: float = Field(30.0, gt=0, le=600)
+    quality_close_enough: float = Field(0.5, ge=0, le=5)
+    quality_max_scored_pixels: int = Field(2_000_000, ge=65_536, le=100_000_000)
 
     standard_workers: int = Field(2, ge=1, le=64)
     # Recovery: a running step holds a lease its worker renews; once it lapses the sweeper
@@ -240,6 +249,13 @@ class Settings(BaseSettings):
     def denoise_config(self) -> DenoiseConfig:
         return DenoiseConfig(weights=Path(self.dncnn_weights), precision=self.dncnn_precision,
                              threads=self.dncnn_threads, tile=self.dncnn_tile)
+
+    @property
+    def search_limits(self) -> SearchLimits:
+        return SearchLimits(max_encodes=self.quality_max_encodes,
+                            max_seconds=self.quality_max_seconds,
+                            close_enough=self.quality_close_enough,
+                            max_scored_pixels=self.quality_max_scored_pixels)
 
     @classmethod
     def env_names(cls) -> set[str]:

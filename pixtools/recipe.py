@@ -10,6 +10,7 @@ for every output (``auto_orient``, ``colour``, ``metadata``; see ``RecipeOptions
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -18,7 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
 
 from . import operations
 from .errors import InvalidRecipe
+from .imaging import ANIMATED_FORMATS, ImageInfo
 from .operations import OutputLimits
+from .operations.convert import ConvertParams
 
 MAX_RECIPE_BYTES = 64 * 1024
 
@@ -67,7 +70,20 @@ class Recipe:
 
 
 def _field_path(prefix: str, loc: tuple[Any, ...]) -> str:
-    return ".".join([prefix, *(str(part) for part in loc)]) if loc else prefix
+    # A parameter, then list positions; what follows names a member of a union of types
+    # (e.g. "literal['auto']"), not a field a person wrote.
+    parts = list(itertools.takewhile(lambda part: isinstance(part, int), loc[1:]))
+    return ".".join([prefix, *(str(part) for part in loc[:1] + tuple(parts))]) if loc else prefix
+
+
+def _message(exc: ValidationError, loc: tuple[Any, ...]) -> str:
+    """The first error's message; for a value that may be one of several types (a number
+    or "auto"), what each of them would have needed."""
+    union = [e["msg"] for e in exc.errors()
+             if e["loc"][:1] == loc[:1] and len(e["loc"]) > 1 and isinstance(e["loc"][1], str)]
+    first = union[0] if union else exc.errors()[0]["msg"]
+    message = first + "".join(f", or {m.removeprefix('Input should be ')}" for m in union[1:])
+    return message.removeprefix("Value error, ")
 
 
 def _parse_step(raw: Any, where: str) -> StepSpec:
@@ -90,7 +106,7 @@ def _parse_step(raw: Any, where: str) -> StepSpec:
     except ValidationError as exc:
         error = exc.errors()[0]
         field = _field_path(where, error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
+        message = _message(exc, error["loc"])
         if error["type"] == "extra_forbidden":
             allowed = ", ".join(operation.params.model_fields)
             message = f"{name} has no parameter {error['loc'][-1]!r} (it takes: {allowed})"
@@ -190,3 +206,24 @@ def check_limits(recipe: Recipe, limits: OutputLimits) -> None:
                 field = f"{where}.{refusal.field}" if refusal.field else where
                 raise InvalidRecipe(f"{field}: {refusal.message}", field=field)
 
+
+
+def check_source(recipe: Recipe, info: ImageInfo) -> None:
+    """Refuse (422) what the recipe and the upload's header show together: an animation
+    whose output may only end in formats that cannot animate (``format: auto``; a fixed
+    format keeps its first frame, with a note, as it always has)."""
+    if info.frames <= 1:
+        return
+    encoder = operations.encoding_op()
+    for index, steps in enumerate(recipe.outputs):
+        chosen = [(position, s) for position, s in enumerate(steps) if s.op == encoder.name]
+        if not chosen or chosen[-1][1].params.get("format") != "auto":
+            continue
+        position, step = chosen[-1]
+        params = ConvertParams.model_validate(step.params)
+        if not any(fmt in ANIMATED_FORMATS for fmt in params.possible_formats):
+            field = f"outputs.{index}.steps.{position}.candidates"
+            raise InvalidRecipe(
+                f"{field}: the image is animated ({info.frames} frames) and none of "
+                f"{', '.join(params.possible_formats)} can hold an animation: add webp or "
+                "avif to the candidates.", field=field)

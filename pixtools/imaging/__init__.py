@@ -21,7 +21,7 @@ from .decode import (
     open_image,
     read_embedded,
 )
-from .encode import encode, encode_picture
+from .encode import encode, encode_picture, jpeg_with_metadata
 from .formats import (
     ACCEPTED,
     ANIMATED_FORMATS,
@@ -39,6 +39,7 @@ __all__ = [
     "ACCEPTED", "ANIMATED_FORMATS", "CONTENT_TYPES", "CONTENT_TYPE_BY_EXTENSION", "EXTENSIONS",
     "INPUT_FORMATS", "OUTPUT_FORMATS", "ImageInfo", "Limits", "Picture", "SizeHint",
     "check_limits", "count_frames", "decode", "decode_picture", "encode", "encode_picture",
-    "format_name", "inspect", "load", "open_image", "output_format_for", "read_embedded",
+    "format_name", "inspect", "jpeg_with_metadata", "load", "open_image", "output_format_for",
+    "read_embedded",
     "unify",
 ]

@@ -92,7 +92,7 @@ def inspect(data: bytes, limits: Limits) -> ImageInfo:
             f"The image has more than {limits.max_frames} {what}; at most "
             f"{limits.max_frames} are accepted. Send a shorter animation or fewer pages."
         )
-    return ImageInfo(format=image.format, width=width, height=height)
+    return ImageInfo(format=image.format, width=width, height=height, frames=frames)
 
 
 def count_frames(image: Image.Image, cap: int) -> int:

@@ -53,6 +53,32 @@ def encode_picture(
     return buffer.getvalue()
 
 
+def jpeg_with_metadata(
+    jpeg: bytes, picture: Picture, written: meta.Written | None = None
+) -> bytes:
+    """A JPEG from another encoder (jpegli writes no metadata segments) with the same
+    JFIF, EXIF, XMP, IPTC and colour profile segments ``encode_picture`` would write."""
+    mode = "L" if picture.frames[0].mode in ("L", "LA") else "RGB"
+    # Pillow builds the segments (ICC split into chunks, IPTC wrapped) for a tiny image;
+    # they are taken from its header and put in front of the other encoder's tables.
+    header = encode_picture(Picture(frames=[Image.new(mode, (8, 8))], icc=picture.icc),
+                            "jpeg", {"quality": 50}, written)
+    segments = _leading_app_segments(header)
+    if not jpeg.startswith(b"\xff\xd8") or not segments:
+        return jpeg
+    own = _leading_app_segments(jpeg)
+    return b"\xff\xd8" + segments + jpeg[2 + len(own):]
+
+
+def _leading_app_segments(jpeg: bytes) -> bytes:
+    """The APPn and comment segments right after a JPEG's start-of-image marker."""
+    position = 2
+    while position + 4 <= len(jpeg) and jpeg[position] == 0xFF and (
+            0xE0 <= jpeg[position + 1] <= 0xEF or jpeg[position + 1] == 0xFE):
+        position += 2 + int.from_bytes(jpeg[position + 2 : position + 4], "big")
+    return jpeg[2:position]
+
+
 def encode(image: Image.Image, fmt: str, options: dict[str, Any]) -> bytes:
     """Encode a still with no metadata at all."""
     return encode_picture(Picture(frames=[image]), fmt, options)

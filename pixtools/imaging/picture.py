@@ -29,6 +29,7 @@ class ImageInfo:
     format: str  # Pillow's name, e.g. "JPEG"
     width: int
     height: int
+    frames: int = 1  # frames of an animation (pages of a TIFF), counted up to the limit
 
 
 @dataclass

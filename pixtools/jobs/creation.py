@@ -97,8 +97,10 @@ def create(order: Order, upload: Upload, *,
            idempotency_key: str | None = None) -> tuple[Job, bool]:
     """The job for ``upload``: (new job, True), or (the job this key already made, False).
 
-    Raises ``IdempotencyKeyReused`` (422) when the key was used for a different request.
+    Raises ``IdempotencyKeyReused`` (422) when the key was used for a different request,
+    and ``InvalidRecipe`` (422) when the recipe cannot serve this image.
     """
+    recipes.check_source(order.recipe, upload.info)
     if idempotency_key is None:
         return _record(order, upload), True
     digest = idempotency.request_hash(upload.data, upload.filename, order.recipe,

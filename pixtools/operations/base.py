@@ -173,7 +173,9 @@ def describe_params(model: type[BaseModel]) -> list[dict[str, Any]]:
 def _describe_param(name: str, prop: dict[str, Any], required: bool) -> dict[str, Any]:
     # Optional values appear in the schema as anyOf [type, null]; flatten to the real type.
     variants = [v for v in prop.get("anyOf", [prop]) if v.get("type") != "null"]
-    kind = variants[0] if variants else {}
+    words = [w for v in variants for w in v.get("enum", [v["const"]] if "const" in v else [])]
+    others = [v for v in variants if "enum" not in v and "const" not in v]
+    kind = others[0] if others else variants[0] if variants else {}
     described: dict[str, Any] = {
         "name": name,
         "type": kind.get("type", "string"),
@@ -181,12 +183,12 @@ def _describe_param(name: str, prop: dict[str, Any], required: bool) -> dict[str
         "default": prop.get("default"),
         "description": prop.get("description", ""),
     }
-    if "enum" in kind:
+    if words and not others:
         described["type"] = "choice"
-        described["choices"] = kind["enum"]
-    elif "const" in kind:
-        described["type"] = "choice"
-        described["choices"] = [kind["const"]]
+        described["choices"] = words
+    elif words:
+        # A value of its type or one of these words, e.g. a quality number or "auto".
+        described["keywords"] = words
     for key in ("minimum", "maximum"):
         if key in kind:
             described[key] = kind[key]

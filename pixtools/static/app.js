@@ -1,5 +1,6 @@
 // PixTools page behaviour that htmx does not cover: previews of chosen files, drag and
-// drop, slider read-outs, the before/after comparison and upload progress. Everything here
+// drop, slider read-outs, the before/after comparison, upload progress, result
+// placeholders and the formats "Best format" may choose from. Everything here
 // is an enhancement: without it the form still posts and the page still renders.
 (function () {
   "use strict";
@@ -199,9 +200,82 @@
     }
   });
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", setupDropzone);
-  } else {
+  // Placeholders: the dominant colour at once, the ThumbHash (an <img> under the result)
+  // until the result has loaded. Colours are set through the style object, which the
+  // page's Content-Security-Policy allows (inline style attributes it does not).
+  function markLoaded(frame) {
+    frame.classList.add("is-loaded");
+    frame.style.backgroundColor = "";
+  }
+
+  function settlePlaceholders() {
+    document.querySelectorAll("[data-placeholder]:not(.is-loaded)").forEach(function (frame) {
+      var result = frame.querySelector("img[data-result]");
+      if (result && result.complete && result.naturalWidth > 0) {
+        markLoaded(frame);
+      } else if (frame.dataset.colour) {
+        frame.style.backgroundColor = frame.dataset.colour;
+      }
+    });
+  }
+
+  document.addEventListener("load", function (event) {
+    var image = event.target;
+    if (!(image instanceof HTMLImageElement) || !image.hasAttribute("data-result")) return;
+    var frame = image.closest("[data-placeholder]");
+    if (frame) markLoaded(frame);
+  }, true);
+
+  // "Best format" offers the formats this browser shows: each is probed by decoding a
+  // one-pixel image (JPEG every browser shows). Until then the server's guess from the
+  // page request's Accept header stands.
+  var PROBES = {
+    avif: "data:image/avif;base64,AAAAIGZ0eXBhdmlmAAAAAGF2aWZtaWYxbWlhZk1BMUIAAADrbWV0YQAAAAAAAAAhaGRscgAAAAAAAAAAcGljdAAAAAAAAAAAAAAAAAAAAAAOcGl0bQAAAAAAAQAAAB5pbG9jAAAAAEQAAAEAAQAAAAEAAAETAAAAKAAAAChpaW5mAAAAAAABAAAAGmluZmUCAAAAAAEAAGF2MDFDb2xvcgAAAABqaXBycAAAAEtpcGNvAAAAFGlzcGUAAAAAAAAAAQAAAAEAAAAQcGl4aQAAAAADCAgIAAAADGF2MUOBAAwAAAAAE2NvbHJuY2x4AAEADQAGgAAAABdpcG1hAAAAAAAAAAEAAQQBAoMEAAAAMG1kYXQSAAoIGAAGiAhoNCAyGhlHh4Yhh5555oAAAJBAyRxhSytNj1FFTqSg",
+    webp: "data:image/webp;base64,UklGRjgAAABXRUJQVlA4ICwAAACQAQCdASoBAAEAAsBMJaACdLoAA5gA/u5DH+5sc4twV/9tD/9aH/60P+lAAA=="
+  };
+  var shownFormats = null;
+
+  function applyFormats() {
+    var field = document.querySelector("input[data-candidates]");
+    if (!field || !shownFormats) return;
+    field.value = shownFormats.join(", ");
+    var text = document.querySelector("[data-candidates-text]");
+    if (text) text.textContent = shownFormats.map(function (f) { return f.toUpperCase(); }).join(", ");
+  }
+
+  function probeFormats() {
+    var names = Object.keys(PROBES);
+    var shown = {};
+    var pending = names.length;
+    names.forEach(function (name) {
+      var image = new Image();
+      function settle(ok) {
+        shown[name] = ok;
+        pending -= 1;
+        if (pending) return;
+        shownFormats = names.filter(function (n) { return shown[n]; }).concat(["jpeg"]);
+        applyFormats();
+      }
+      image.onload = function () { settle(image.width > 0); };
+      image.onerror = function () { settle(false); };
+      image.src = PROBES[name];
+    });
+  }
+
+  document.addEventListener("htmx:afterSettle", function () {
+    settlePlaceholders();
+    applyFormats();  // the recipe part may have been sent back with errors
+  });
+
+  function start() {
     setupDropzone();
+    settlePlaceholders();
+    probeFormats();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
   }
 })();

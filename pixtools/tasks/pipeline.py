@@ -3,8 +3,9 @@
 Consecutive steps on one queue run in one task with the picture kept in memory. When the
 next step belongs to the other queue, the picture is stored losslessly (PNG, or APNG for an
 animation, with its kept colour profile and its notes) and that step is enqueued there;
-after the last step the result is encoded with exactly the metadata the recipe allows and
-stored under a deterministic key.
+after the last step the result is encoded (``encoding``: a fixed quality, or a search for
+the quality and format) with exactly the metadata the recipe allows and stored under a
+deterministic key.
 
 Colour and orientation are settled when the source is decoded, before any handoff, so both
 queues work on the same upright, converted pixels.
@@ -27,9 +28,10 @@ from ..jobs import LeaseKeeper, LeaseLost
 from ..models import Output, Step
 from ..models.state import FINISHED, QUEUED
 from ..operations import REGISTRY, encoding_op
-from ..operations.convert import ConvertParams, encoder_options, finalise
+from ..operations.convert import ConvertParams
 from ..recipe import RecipeOptions, options_of
 from ..storage import StorageError, get_storage
+from . import encoding
 from .runner import run_operation
 
 log = logging.getLogger(__name__)
@@ -104,14 +106,15 @@ def _decode_source(first: Step, options: RecipeOptions, target: ConvertParams,
         limits,
         auto_orient=options.auto_orient,
         colour=options.colour,
-        animate=target.format in imaging.ANIMATED_FORMATS,
+        animate=encoding.keeps_animation(target),
         size_hint=_size_hint(first),
     )
     if picture.source_frames > 1 and len(picture.frames) == 1 and not picture.notes:
         picture.notes.append(
             f"The source is animated ({picture.source_frames} frames) and "
-            f"{target.format.upper()} cannot store animation: only the first frame was used. "
-            "Convert to GIF, WebP, PNG or AVIF to keep the animation."
+            f"{'/'.join(target.possible_formats).upper()} cannot store animation: "
+            "only the first frame was used. Convert to GIF, WebP, PNG or AVIF to keep the "
+            "animation."
         )
     return picture
 
@@ -167,32 +170,27 @@ def _store_result(output: Output, picture: imaging.Picture, options: RecipeOptio
     settings = current_app.extensions["pixtools.settings"]
     storage = get_storage(current_app)
     job = output.job
-    animated = len(picture.frames) > 1
-    picture.frames = [finalise(frame, target, animated=animated) for frame in picture.frames]
-    if animated and target.format == "png" and target.palette:
-        picture.notes.append("PNG palette reduction is not applied to animations.")
-
     reports = [(s, REGISTRY[s.op]) for s in output.steps if REGISTRY[s.op].report is not None]
     source = picture.embedded
     if source is None and (reports or options.metadata != "strip" or not options.auto_orient):
         # After a handoff the decoded source is gone; its metadata is read again.
         source = imaging.read_embedded(storage.get(job.source_key))
     written = embedded.for_output(source, options.metadata, oriented=options.auto_orient)
-    data = imaging.encode_picture(
-        picture, target.format, encoder_options(target, settings.avif_speed), written
-    )
-    key = jobs.result_key(job.id, output.position, imaging.EXTENSIONS[target.format])
-    storage.put(key, data, imaging.CONTENT_TYPES[target.format])
+    encoded = encoding.encode_result(picture, target, written, avif_speed=settings.avif_speed,
+                                     limits=settings.search_limits)
+    key = jobs.result_key(job.id, output.position, imaging.EXTENSIONS[encoded.format])
+    storage.put(key, encoded.data, imaging.CONTENT_TYPES[encoded.format])
 
-    details: dict[str, Any] = {}
+    details: dict[str, Any] = dict(encoded.details)
     if picture.source_frames > 1:
         details["animation"] = {"source_frames": picture.source_frames,
                                 "frames": len(picture.frames)}
     for step, operation in reports:
         assert operation.report is not None and source is not None
         details[step.op] = operation.report(source, operation.params.model_validate(step.params))
-    if picture.notes:
-        details["notes"] = picture.notes
+    notes = picture.notes + encoded.notes
+    if notes:
+        details["notes"] = notes
     lease.check()
-    jobs.finish_output(output, key=key, fmt=target.format, size=picture.size, nbytes=len(data),
-                       details=details or None)
+    jobs.finish_output(output, key=key, fmt=encoded.format, size=picture.size,
+                       nbytes=len(encoded.data), details=details or None)

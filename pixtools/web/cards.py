@@ -8,6 +8,8 @@ expired whether or not the cleanup command has removed its files yet.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +23,7 @@ from ..imaging import CONTENT_TYPES, EXTENSIONS
 from ..jobs.public import JobView, Links, OutputView
 from ..models import Job
 from ..models.state import FINISHED, QUEUED, RUNNING, SUCCEEDED
+from ..quality import placeholders
 
 # "Download all" is served by the API; the card links to it by path.
 BUNDLE_PATH = "/api/v1/jobs/{id}/bundle.zip"
@@ -79,6 +82,36 @@ class Compare:
 
 
 @dataclass
+class AutoFacts:
+    """What quality auto and format auto chose, as the card shows it."""
+
+    quality: int
+    score: float
+    target: float
+    reached: bool
+    formats: str  # the formats compared, e.g. "AVIF, WEBP, JPEG"; "" for one format
+
+    @classmethod
+    def of(cls, auto: dict[str, Any]) -> AutoFacts:
+        compared = list(auto.get("formats", {})) + list(auto.get("skipped", {}))
+        return cls(quality=auto["quality"], score=auto["score"], target=auto["quality_target"],
+                   reached=auto["reached"],
+                   formats=", ".join(f.upper() for f in compared) if compared else "")
+
+
+def placeholder_url(details: dict[str, Any]) -> str | None:
+    """The output's ThumbHash as a data: URL (the page's CSP allows data: images)."""
+    found = details.get("placeholder") or {}
+    if not found.get("thumbhash"):
+        return None
+    try:
+        png = placeholders.thumbhash_png(found["thumbhash"])
+    except (ValueError, binascii.Error):
+        return None  # a damaged hash only costs the placeholder
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+@dataclass
 class OutputPanel:
     number: int
     status: str
@@ -93,6 +126,9 @@ class OutputPanel:
     download_name: str = ""
     compare: Compare | None = None
     details: str | None = None
+    auto: AutoFacts | None = None
+    placeholder: str | None = None  # a data: URL shown while the result loads
+    colour: str | None = None  # the dominant colour, "#rrggbb"
 
     @property
     def saving_text(self) -> str:
@@ -161,6 +197,10 @@ def _panel(view: JobView, output: OutputView, links: Links) -> OutputPanel:
         panel.saving = (view.source.bytes - output.bytes) / view.source.bytes * 100
     if output.details:
         panel.details = json.dumps(output.details, indent=2, sort_keys=True, default=str)
+        if "auto" in output.details:
+            panel.auto = AutoFacts.of(output.details["auto"])
+        panel.placeholder = placeholder_url(output.details)
+        panel.colour = (output.details.get("placeholder") or {}).get("dominant_colour")
     if output.url:
         panel.url, panel.download_name = output.url, output.download_name
         panel.compare = _compare(view, output, links)

@@ -3,14 +3,17 @@
 Every operation in ``operations.REGISTRY`` shows up without template changes: the
 parameters it declares (``Operation.describe()``) choose its controls. ``convert`` is
 special only in that each chosen format becomes an output of its own, with its own quality
-slider; every other operation is a step shared by all outputs. The recipe is then checked by
-``jobs.prepare`` exactly like an API recipe, and its errors are put back on the controls.
+slider ("Best format", format auto, has a look to reach instead); every other operation is
+a step shared by all outputs. The recipe is then checked by ``jobs.prepare`` exactly like
+an API recipe, and its errors are put back on the controls.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +26,17 @@ from .controls import Control
 # Formats whose encoder has no quality setting: they get no slider.
 LOSSLESS_FORMATS = frozenset({"png"})
 DEFAULT_FORMATS = frozenset({"webp"})
+# "Best format" (format auto): a look to reach instead of a quality, among the formats the
+# browser shows (the page fills them in; without JavaScript, from the Accept header).
+AUTO = "auto"
+SHOWN_BY_EVERY_BROWSER = ("webp", "jpeg")
+# Fields of the convert step that belong to the "Best format" tile, not to every output.
+AUTO_FIELDS = ("quality_target", "candidates")
+LOOK = {
+    "name": "quality_target", "type": "choice", "required": False, "default": "high",
+    "choices": ["high", "medium", "low"],
+    "description": "How close to the original it must look (SSIMULACRA 2: 70, 50, 30).",
+}
 
 AUTO_ORIENT = {
     "name": "auto_orient", "type": "boolean", "required": False, "default": True,
@@ -39,6 +53,13 @@ class FormatOption:
     name: str
     checked: bool
     quality: Control | None
+    label: str = ""
+    look: Control | None = None  # "Best format" only: the quality target
+    candidates: str = ""  # "Best format" only: e.g. "avif, webp, jpeg"
+
+    @property
+    def candidate_list(self) -> list[str]:
+        return [name for name in re.split(r"[,\s]+", self.candidates.lower()) if name]
 
 
 @dataclass
@@ -85,6 +106,8 @@ class RecipeForm:
         for option in self.formats:
             if option.quality:
                 yield option.quality
+            if option.look:
+                yield option.look
         yield from self.encoding
         for step in self.steps:
             yield step.toggle
@@ -131,6 +154,10 @@ class RecipeForm:
             if option.quality is not None:
                 convert["quality"] = option.quality.value()
                 self._origin[f"{where}.quality"] = option.quality
+            if option.look is not None:
+                convert.update(quality_target=option.look.value(),
+                               candidates=option.candidate_list)
+                self._origin[f"{where}.quality_target"] = option.look
             steps.append(convert)
             outputs.append({"steps": steps})
         return json.dumps({"outputs": outputs, "auto_orient": auto_orient})
@@ -185,8 +212,11 @@ def _ordered_ops() -> list[operations.Operation]:
     return sorted(ops, key=rank)
 
 
-def build(form: MultiDict[str, str] | None = None) -> RecipeForm:
-    """The form with the values of a submitted ``form`` (or the defaults when ``None``)."""
+def build(form: MultiDict[str, str] | None = None, *,
+          shown_formats: Sequence[str] = SHOWN_BY_EVERY_BROWSER) -> RecipeForm:
+    """The form with the values of a submitted ``form`` (or the defaults when ``None``);
+    ``shown_formats``: what "Best format" may choose from until the page probes them."""
+
     def raw(name: str) -> str | None:
         if form is None:
             return None
@@ -197,18 +227,10 @@ def build(form: MultiDict[str, str] | None = None) -> RecipeForm:
     convert = encoder.describe()
     params = {p["name"]: p for p in convert["params"]}
     chosen = set(form.getlist("format")) if form is not None else DEFAULT_FORMATS
-    formats = []
-    for name in params["format"]["choices"]:
-        quality = None
-        if "quality" in params and name not in LOSSLESS_FORMATS:
-            # The tile names the format already; the slider needs no longer explanation.
-            control_name = f"{encoder.name}.quality.{name}"
-            quality = Control(control_name, {**params["quality"], "description": ""},
-                              raw(control_name) or None, label="Quality")
-        formats.append(FormatOption(name=name, checked=name in chosen, quality=quality))
+    formats = _format_options(params, raw, chosen, shown_formats)
     encoding = [
         Control(f"{encoder.name}.{name}", param, raw(f"{encoder.name}.{name}"))
-        for name, param in params.items() if name not in ("format", "quality")
+        for name, param in params.items() if name not in ("format", "quality", *AUTO_FIELDS)
     ]
     steps = []
     for op in _ordered_ops():
@@ -228,3 +250,27 @@ def build(form: MultiDict[str, str] | None = None) -> RecipeForm:
     webhook = Control("webhook_url", WEBHOOK_URL, raw("webhook_url"), label="Webhook URL")
     return RecipeForm(formats=formats, encoding=encoding, steps=steps,
                       auto_orient=auto_orient, webhook_url=webhook)
+
+
+def _format_options(params: dict[str, Any], raw: Callable[[str], str | None],
+                    chosen: AbstractSet[str], shown_formats: Sequence[str]) -> list[FormatOption]:
+    """One tile per format: a quality slider for the lossy ones, a look for "Best format"."""
+    encoder = operations.encoding_op().name
+    formats = []
+    for name in params["format"]["choices"]:
+        if name == AUTO:
+            look = Control(f"{encoder}.quality_target", LOOK,
+                           raw(f"{encoder}.quality_target") or None, label="Look")
+            formats.append(FormatOption(
+                name=name, checked=name in chosen, quality=None, label="Best format",
+                look=look, candidates=raw(f"{encoder}.candidates") or ", ".join(shown_formats)))
+            continue
+        quality = None
+        if "quality" in params and name not in LOSSLESS_FORMATS:
+            # The tile names the format already; the slider needs no longer explanation.
+            control_name = f"{encoder}.quality.{name}"
+            quality = Control(control_name, {**params["quality"], "description": ""},
+                              raw(control_name) or None, label="Quality")
+        formats.append(FormatOption(name=name, checked=name in chosen, quality=quality,
+                                    label=name.upper()))
+    return formats

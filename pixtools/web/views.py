@@ -63,7 +63,15 @@ def _page_context() -> dict[str, Any]:
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    return _page(web_forms.build())
+    return _page(web_forms.build(shown_formats=_shown_formats()))
+
+
+def _shown_formats() -> list[str]:
+    """The image formats this browser says it shows (Chromium and Firefox list AVIF and
+    WebP in a page request's Accept header); JPEG always."""
+    listed = set(request.accept_mimetypes.values())
+    shown = [fmt for fmt in ("avif", "webp") if f"image/{fmt}" in listed]
+    return [*shown, "jpeg"] if shown else list(web_forms.SHOWN_BY_EVERY_BROWSER)
 
 
 @bp.get("/jobs")

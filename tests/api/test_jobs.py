@@ -35,6 +35,7 @@ def test_submit_answers_202_with_location_and_job(client):
             "format": "webp", "quality": 80, "speed": None, "progressive": True,
             "subsampling": "4:2:0", "compression": 6, "palette": False, "colours": 256,
             "lossless": False, "method": 4, "background": "white",
+            "quality_target": None, "candidates": None, "encoder": "libjpeg",
         },
         "status": "queued",
         "progress": 0,
@@ -197,12 +198,17 @@ def test_operations_list_declares_parameters(client):
     assert {"convert", "resize"} <= set(by_name)
     params = {p["name"]: p for p in by_name["convert"]["params"]}
     assert params["format"]["type"] == "choice"
-    assert params["format"]["choices"] == ["jpeg", "png", "webp", "avif", "gif"]
+    assert params["format"]["choices"] == ["jpeg", "png", "webp", "avif", "gif", "auto"]
     assert params["format"]["required"] is True
     assert params["quality"] == {
         "name": "quality", "type": "integer", "required": False, "default": 80,
-        "description": "Lossy quality (JPEG, WebP, AVIF).", "minimum": 1, "maximum": 100,
+        "description": "Lossy quality (JPEG, WebP, AVIF); auto: the lowest that reaches "
+        "`quality_target`.", "minimum": 1, "maximum": 100, "keywords": ["auto"],
     }
+    assert params["quality_target"]["keywords"] == ["high", "medium", "low"]
+    assert params["quality_target"]["type"] == "number"
+    assert params["candidates"]["type"] == "array"
+    assert params["encoder"]["choices"] == ["libjpeg", "jpegli"]
     width = {p["name"]: p for p in by_name["resize"]["params"]}["width"]
     assert width["type"] == "integer" and width["default"] is None and width["minimum"] == 1
 

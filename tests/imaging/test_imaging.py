@@ -7,12 +7,13 @@ import functools
 import io
 
 import numpy as np
+import pyjpegli
 import pytest
 from PIL import Image, ImageSequence
 
 from pixtools import imaging
 from pixtools.errors import ImageRejected
-from pixtools.imaging import handoff
+from pixtools.imaging import embedded, handoff
 from tests.fixtures import generate
 from tests.support.images import LEAKS, open_bytes, psnr
 
@@ -233,3 +234,19 @@ def test_animated_avif_input_is_read_frame_by_frame():
     assert len(picture.frames) == generate.FRAMES
     assert picture.durations == generate.DURATIONS
     assert psnr(picture.frames[3], frames[3]) > 30
+
+
+def test_another_encoders_jpeg_gets_the_metadata_pillow_would_write():
+    image = Image.new("RGB", (40, 30), (10, 120, 200))
+    bare = pyjpegli.encode(image.tobytes(), 40, 30, quality=80)
+    exif = Image.Exif()
+    exif[0x8298] = "(c) 2026 Ada"  # Copyright
+    written = embedded.Written(exif=exif.tobytes())
+    picture = imaging.Picture(frames=[image], icc=generate.icc_profile())
+    dressed = imaging.jpeg_with_metadata(bare, picture, written)
+    result = Image.open(io.BytesIO(dressed))
+    assert result.getexif()[0x8298] == "(c) 2026 Ada"
+    assert result.info["icc_profile"] == generate.icc_profile()
+    # Only segments were added: the pixels are jpegli's, bit for bit.
+    assert np.array_equal(np.asarray(result), np.asarray(Image.open(io.BytesIO(bare))))
+    assert imaging.jpeg_with_metadata(bare, imaging.Picture(frames=[image])) != bare  # JFIF

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image, JpegImagePlugin
 from pydantic import ValidationError
 
-from pixtools import imaging
+from pixtools import imaging, recipe
+from pixtools.errors import InvalidRecipe
 from pixtools.operations.convert import ConvertParams, encoder_options, finalise
 from tests.fixtures.generate import photo
 from tests.support.images import open_bytes, psnr
@@ -119,3 +122,38 @@ def test_every_working_mode_encodes_in_every_format(mode, fmt):
 def test_bad_parameters_are_refused(params, words):
     with pytest.raises(ValidationError, match=words):
         ConvertParams(**params)
+
+
+@pytest.mark.parametrize(
+    ("step", "field", "words"),
+    [
+        ({"format": "auto", "candidates": []}, "candidates", "at least 1 item"),
+        ({"format": "auto", "candidates": ["avif", "png"]}, "candidates.1", "'jpeg'"),
+        ({"format": "auto", "quality": 80}, "quality", "leave quality out"),
+        ({"format": "png", "quality": "auto"}, "quality", "not png"),
+        ({"format": "webp", "quality": "auto", "lossless": True}, "lossless", "no quality"),
+        ({"format": "jpeg", "quality_target": "high"}, "quality_target", "quality auto"),
+        ({"format": "jpeg", "quality": "auto", "quality_target": 5}, "quality_target",
+         "outside 10–99"),
+        ({"format": "jpeg", "quality": "auto", "quality_target": "best"}, "quality_target",
+         "'high', 'medium' or 'low'"),
+        ({"format": "webp", "candidates": ["webp"]}, "candidates", "format auto only"),
+        ({"format": "jpeg", "quality": 0}, "quality", "or 'auto'"),
+        ({"format": "jpeg", "encoder": "mozjpeg"}, "encoder", "'libjpeg' or 'jpegli'"),
+    ],
+)
+def test_auto_settings_are_refused_by_field(step, field, words):
+    text = json.dumps({"outputs": [{"steps": [{"op": "convert", **step}]}]})
+    with pytest.raises(InvalidRecipe) as refused:
+        recipe.parse(text, max_outputs=4, max_steps=4)
+    assert refused.value.field == f"outputs.0.steps.0.{field}"
+    assert words in refused.value.message
+
+
+def test_format_auto_defaults_and_fixed_recipes_keep_their_options():
+    auto = ConvertParams(format="auto")
+    assert auto.quality == "auto" and auto.possible_formats == ("avif", "webp", "jpeg")
+    assert "quality" not in encoder_options(auto.model_copy(update={"format": "webp"}), 8)
+    fixed = ConvertParams(format="webp", quality=70)
+    assert not fixed.searched and fixed.possible_formats == ("webp",)
+    assert encoder_options(fixed, 8) == {"quality": 70, "method": 4, "lossless": False}

@@ -15,41 +15,9 @@ import pytest
 from PIL import ExifTags, Image, ImageSequence
 
 from pixtools.operations import REGISTRY, Operation, Params
-from pixtools.queues import get_queues
 from tests.fixtures import generate
 from tests.support.images import LEAKS, open_bytes, psnr
-
-
-@pytest.fixture
-def run_now(app):
-    queues = get_queues(app)
-    queues.standard.immediate = True
-    queues.ml.immediate = True
-    yield app.test_client()
-    queues.standard.immediate = False
-    queues.ml.immediate = False
-
-
-def submit(client, data: bytes, recipe: dict, name: str = "photo.jpg") -> dict:
-    response = client.post(
-        "/api/v1/jobs",
-        data={"file": (io.BytesIO(data), name), "recipe": json.dumps(recipe)},
-        content_type="multipart/form-data",
-    )
-    assert response.status_code == 202, response.get_json()
-    return client.get(response.headers["Location"]).get_json()
-
-
-def download(client, output: dict) -> bytes:
-    reply = client.get(output["url"])
-    assert reply.status_code == 200
-    assert len(reply.data) == output["bytes"]
-    return reply.data
-
-
-def outputs(*steps_per_output: list[dict]) -> list[dict]:
-    return [{"steps": steps} for steps in steps_per_output]
-
+from tests.support.jobs import download, outputs, submit
 
 ALL_FORMATS = ["jpeg", "png", "webp", "avif", "gif"]
 

@@ -109,3 +109,36 @@ def test_every_format_is_one_output_and_limits_still_apply(app, desktop_config):
     capped = web_forms.build(MultiDict([("format", "jpeg"), ("format", "png")]))
     assert recipe_of(create_app({**desktop_config, "max_outputs": 1}), capped) is None
     assert capped.errors == {"general": "Outputs has 2 entries; at most 1 are allowed."}
+
+
+def test_best_format_sends_a_look_and_the_browsers_formats(app):
+    form = web_forms.build(MultiDict([
+        ("format", "auto"), ("format", "png"), ("convert.quality_target", "medium"),
+        ("convert.candidates", "avif, webp, jpeg"), ("convert.encoder", "jpegli"),
+    ]))
+    recipe = recipe_of(app, form)
+    assert recipe is not None, [(c.name, c.error) for c in form.controls() if c.error]
+    png, best = (steps[-1].params for steps in recipe.outputs)
+    assert png["format"] == "png" and png["quality_target"] is None
+    assert best["format"] == "auto" and best["quality"] == "auto"
+    assert best["quality_target"] == "medium" and best["encoder"] == "jpegli"
+    assert best["candidates"] == ["avif", "webp", "jpeg"]
+
+
+def test_best_format_errors_land_on_the_formats_and_the_controls(app):
+    unknown = web_forms.build(MultiDict([("format", "auto"), ("convert.candidates", "bmp")]))
+    assert recipe_of(app, unknown) is None
+    assert "'avif', 'webp' or 'jpeg'" in unknown.format_error
+    lossless = web_forms.build(MultiDict([("format", "auto"), ("convert.lossless", "on")]))
+    assert recipe_of(app, lossless) is None
+    errors = {c.name: c.error for c in lossless.controls() if c.error}
+    assert errors["convert.lossless"].startswith("Lossless WebP has no quality to search")
+
+
+def test_best_format_starts_from_what_the_browser_accepts(client):
+    chromium = "text/html,application/xhtml+xml,image/avif,image/webp,*/*;q=0.8"
+    html = client.get("/", headers={"Accept": chromium}).get_data(as_text=True)
+    assert 'name="convert.candidates" value="avif, webp, jpeg"' in html
+    assert "Best format" in html and 'name="convert.quality_target" value="high" checked' in html
+    plain = client.get("/", headers={"Accept": "text/html,*/*"}).get_data(as_text=True)
+    assert 'name="convert.candidates" value="webp, jpeg"' in plain
