@@ -54,7 +54,6 @@ RUN TORCH_INDEX_URL="${TORCH_INDEX_URL}" bash scripts/install-deps.sh /opt/venv/
 FROM base AS wheel
 WORKDIR /src
 COPY pyproject.toml README.md ./
-COPY migrations ./migrations
 COPY pixtools ./pixtools
 RUN pip wheel --no-deps --wheel-dir /dist .
 

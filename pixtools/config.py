@@ -139,11 +139,17 @@ class Settings(BaseSettings):
 
     # Operations: logs, readiness, metrics, cleanup.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # auto: readable lines when desktop mode writes to a terminal, JSON lines otherwise.
+    log_format: Literal["auto", "json", "text"] = "auto"
     ready_timeout_seconds: float = Field(2.0, gt=0, le=30)
     ready_skip_checks: str = ""
     metrics_port: int | None = Field(None, ge=1, le=65535)
     metrics_host: str = "0.0.0.0"
     cleanup_interval_minutes: int = Field(15, ge=1, le=60)
+
+    # Consumers' liveness: `pixtools worker` touches this file from its own loop while it is
+    # alive (empty: no file). Images and manifests judge it (ops/docker/heartbeat-check.sh).
+    worker_heartbeat_file: str = ""
 
     @field_validator("storage_url")
     @classmethod

@@ -15,7 +15,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+# Inside the package (package data), so an installed wheel or image migrates its database.
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # A pooled connection idle this long is tested before use (see ``_ping_when_idle``).
 PING_AFTER_IDLE_SECONDS = 10.0
 

@@ -1,29 +1,35 @@
-"""JSON logs with context: a request id per HTTP request that follows its job into every task.
+"""Logs with context: a request id per HTTP request that follows its job into every task.
 
-``configure`` installs one JSON handler on the root logger (idempotent). ``init_app`` adds the
-request-id middleware; ``connect_huey`` (called by ``queues``) logs Huey's task signals.
-Context fields (``request_id``, ``job_id``, ``step``, ``queue``, ``attempt``…) live in a
-context variable and are added to every record logged in that context; ``bind`` adds to
-them. Every line passes through ``redact`` first, so
-signed URLs, credentials in URLs and secret-looking fields never reach the output.
+``configure`` installs one handler on the root logger (idempotent): JSON lines for machines,
+or short readable lines for a person at a terminal (``PIXTOOLS_LOG_FORMAT``). ``init_app``
+adds the request-id middleware; ``connect_huey`` (called by ``queues``) logs Huey's task
+signals. Context fields (``request_id``, ``job_id``, ``step``, ``queue``, ``attempt``…) live
+in a context variable and are added to every record logged in that context; ``bind`` adds
+to them. Every line, in either format, passes through ``redaction.scrub`` first, so signed
+URLs, credentials in URLs and secret-looking fields never reach the output.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import sys
 import time
 import uuid
 from contextvars import ContextVar
+from datetime import datetime
 from typing import Any, TextIO
 
 from flask import Flask, Response, g, request
 from huey import Huey
 from huey import signals as huey_signals
 from huey.api import PeriodicTask
+from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter as _BaseJsonFormatter
+
+from .redaction import redact, scrub
+
+__all__ = ["JsonFormatter", "TextFormatter", "configure", "redact"]
 
 log = logging.getLogger(__name__)
 task_log = logging.getLogger("pixtools.tasks")
@@ -36,53 +42,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _context: ContextVar[dict[str, Any]] = ContextVar("pixtools_log_context", default={})  # noqa: B039
 _task_started: ContextVar[float] = ContextVar("pixtools_task_started", default=0.0)
 
-# --- redaction --------------------------------------------------------------------------
-
-REDACTED = "[redacted]"
-# Query parameters that make a URL a credential: S3 presigned URLs and our signed links.
-_SIGNED_QUERY = re.compile(
-    r"(?i)([?&](?:sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token"
-    r"|awsaccesskeyid|token|api_key|apikey|access_token)=)[^&\s\"'<>]+"
-)
-# user:password@ in URLs (database, Redis, webhook URLs).
-_URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]*:)[^@\s/]+@")
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
-_WHITESPACE = re.compile(r"\s")
-# Field names whose values are never logged, whatever they hold.
-_SECRET_KEYS = re.compile(
-    r"(?i)(secret|password|passwd|token|api_?key|authorization|cookie|signature|gps|latitude"
-    r"|longitude)"
-)
-
-
-def redact(text: str) -> str:
-    """``text`` with signatures, URL passwords and bearer tokens replaced."""
-    # Each pattern runs only where its anchor character occurs: most fields of most lines
-    # hold none, and every request writes a line.
-    if "=" in text:
-        text = _SIGNED_QUERY.sub(rf"\1{REDACTED}", text)
-    if "@" in text:
-        text = _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
-    if _WHITESPACE.search(text):
-        text = _BEARER.sub(rf"\1 {REDACTED}", text)
-    return text
-
-
-@functools.lru_cache(maxsize=512)
-def _secret_key_name(key: str) -> bool:
-    return bool(_SECRET_KEYS.search(key))
-
-
-def _scrub(value: Any, key: str = "") -> Any:
-    if key and _secret_key_name(key):
-        return REDACTED
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {k: _scrub(v, str(k)) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_scrub(v) for v in value]
-    return value
+# --- formats ----------------------------------------------------------------------------
 
 
 class JsonFormatter(_BaseJsonFormatter):
@@ -96,7 +56,7 @@ class JsonFormatter(_BaseJsonFormatter):
     def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
         # Last stop before output: message, extras and traceback text are all scrubbed.
         ordered = {"timestamp": log_data.pop("timestamp", None), **log_data}
-        return {key: _scrub(value, key) for key, value in ordered.items()}
+        return {key: scrub(value, key) for key, value in ordered.items()}
 
 
 class ContextFilter(logging.Filter):
@@ -124,16 +84,48 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
         pass
 
 
-def configure(level: str = "INFO") -> None:
-    """Send every log record to stderr as JSON; safe to call again (updates the level)."""
+# A record's own attributes; everything else on it is context (``extra`` and bound fields).
+_NOT_CONTEXT = frozenset(RESERVED_ATTRS) | {"taskName"}
+
+
+class TextFormatter(logging.Formatter):
+    """One readable line: local time, level, message, then the context as ``key=value``
+    (``14:34:43 INFO  step done  op=resize job_id=nozQ…``), scrubbed like the JSON."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        context = " ".join(
+            f"{key}={scrub(value, key)}" for key, value in vars(record).items()
+            if key not in _NOT_CONTEXT and not key.startswith("_") and value is not None
+        )
+        when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        line = f"{when} {record.levelname:<7} {redact(record.getMessage())}"
+        if context:
+            line += "  " + context
+        if record.exc_info:
+            line += "\n" + redact(self.formatException(record.exc_info))
+        return line
+
+
+def choose_format(setting: str, mode: str, stream: TextIO) -> str:
+    """``json`` or ``text`` for ``PIXTOOLS_LOG_FORMAT``: ``auto`` means text for a person
+    (desktop mode writing to a terminal), JSON for everything else (server mode always)."""
+    if setting != "auto":
+        return setting
+    interactive = getattr(stream, "isatty", lambda: False)()
+    return "text" if mode == "desktop" and interactive else "json"
+
+
+def configure(level: str = "INFO", fmt: str = "json") -> None:
+    """Send every log record to stderr as ``fmt`` (json or text); safe to call again
+    (updates the level and the format)."""
     root = logging.getLogger()
     handler = next((h for h in root.handlers if getattr(h, "_pixtools", False)), None)
     if handler is None:
         handler = _StderrHandler()
         handler._pixtools = True  # type: ignore[attr-defined]
-        handler.setFormatter(JsonFormatter())
         handler.addFilter(ContextFilter())
         root.addHandler(handler)
+    handler.setFormatter(TextFormatter() if fmt == "text" else JsonFormatter())
     root.setLevel(level)
     logging.captureWarnings(True)
     # Our own request line replaces werkzeug's, which would print full URLs with their query.
@@ -279,7 +271,8 @@ def connect_huey(huey: Huey, queue: str) -> None:
 
 
 def init_app(app: Flask) -> None:
-    configure(app.extensions["pixtools.settings"].log_level)
+    settings = app.extensions["pixtools.settings"]
+    configure(settings.log_level, choose_format(settings.log_format, settings.mode, sys.stderr))
     app.before_request(_start_request)
     app.after_request(_finish_request)
     app.teardown_request(_end_request)

@@ -10,12 +10,13 @@ for every output (``auto_orient``, ``colour``, ``metadata``; see ``RecipeOptions
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, create_model
 
 from . import operations
 from .errors import InvalidRecipe
@@ -227,3 +228,29 @@ def check_source(recipe: Recipe, info: ImageInfo) -> None:
                 f"{field}: the image is animated ({info.frames} frames) and none of "
                 f"{', '.join(params.possible_formats)} can hold an animation: add webp or "
                 "avif to the candidates.", field=field)
+
+
+@functools.lru_cache(maxsize=8)
+def recipe_model(max_outputs: int, max_steps: int) -> type[BaseModel]:
+    """The recipe as one model, for the API's OpenAPI document: each step is its operation's
+    own parameter model (the one ``parse`` validates with) plus ``op``, chosen by ``op``; the
+    options are ``RecipeOptions``. Limits are this instance's settings."""
+    # Built at run time from the registry: typed as Any for the type checker.
+    steps: list[Any] = []
+    for name, operation in operations.REGISTRY.items():
+        title = "".join(part.title() for part in name.split("_"))
+        op: Any = Literal[name]
+        steps.append(create_model(f"{title}Step", __base__=operation.params,
+                                  __doc__=operation.summary,
+                                  op=(op, Field(description="The operation."))))
+    step: Any = Annotated[Union[tuple(steps)], Field(discriminator="op")]  # noqa: UP007
+    output: Any = create_model(
+        "RecipeOutput", __config__=ConfigDict(extra="forbid"),
+        __doc__="One output: its steps, run in order on the upright, decoded image.",
+        steps=(list[step], Field(min_length=1, max_length=max_steps)),
+    )
+    return create_model(
+        "Recipe", __base__=RecipeOptions,
+        __doc__="What to make of the upload: one or more outputs, and options for all of them.",
+        outputs=(list[output], Field(min_length=1, max_length=max_outputs)),
+    )

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.contract import watch
 from tests.support.environment import (
     PG_ADMIN_URL,
     REDIS_URL,
@@ -148,10 +149,12 @@ def app(desktop_config: dict[str, Any]) -> Iterator[Any]:
     application = create_app(desktop_config)
     db.upgrade(application)
     fresh_reads_per_request(application)
+    drifts = watch(application)  # every API answer is held to the OpenAPI document
     with application.app_context():
         yield application
         db.db.session.remove()
         db.db.engine.dispose()
+    assert drifts == [], "answers that drift from the OpenAPI document"
 
 
 @pytest.fixture
@@ -191,10 +194,12 @@ def server_app(server_env: dict[str, str]) -> Iterator[Any]:
         db.db.session.commit()
     db.upgrade(application)
     fresh_reads_per_request(application)
+    drifts = watch(application)
     with application.app_context():
         yield application
         db.db.session.remove()
         db.db.engine.dispose()
+    assert drifts == [], "answers that drift from the OpenAPI document"
 
 
 # --- browser ----------------------------------------------------------------------------

@@ -72,16 +72,32 @@ def check_database(app: Flask) -> dict[str, Any]:
             ).scalar()
         except SQLAlchemyError:
             raise CheckFailed("the database has no tables yet: run `flask db upgrade`") from None
-    heads = app.extensions.get("pixtools.migration_heads")
-    if heads is None:
-        heads = set(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads())
-        app.extensions["pixtools.migration_heads"] = heads
-    if revision not in heads:
+    schema = schema_state(app, revision)
+    if schema == "behind":
         raise CheckFailed(
-            f"database schema is at revision {revision!r}, not the latest "
-            f"{sorted(heads)}: run `flask db upgrade`"
+            f"database schema is at revision {revision!r}, behind this version's "
+            f"{sorted(migration_script(app).get_heads())}: run `pixtools db upgrade`"
         )
-    return {"revision": revision}
+    return {"revision": revision, "schema": schema}
+
+
+def migration_script(app: Flask) -> ScriptDirectory:
+    script = app.extensions.get("pixtools.migration_script")
+    if script is None:
+        script = app.extensions["pixtools.migration_script"] = ScriptDirectory(
+            str(MIGRATIONS_DIR))
+    return script
+
+
+def schema_state(app: Flask, revision: str | None) -> str:
+    """``current`` at this version's head; ``ahead`` at a revision this version does not
+    know (a newer release migrated it: during a rollout, or after a rollback, this version
+    still runs on it); ``behind`` at an older one of its own, or with none at all."""
+    script = migration_script(app)
+    if revision in script.get_heads():
+        return "current"
+    known = {migration.revision for migration in script.walk_revisions()}
+    return "behind" if revision is None or revision in known else "ahead"
 
 
 def check_redis(app: Flask) -> dict[str, Any]:

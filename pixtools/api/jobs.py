@@ -15,7 +15,7 @@ from ..jobs import idempotency
 from ..models import Job
 from ..models.state import FAILED, FINISHED, SUCCEEDED
 from ..operations.base import describe_params
-from . import bundles
+from . import bundles, pages
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -57,6 +57,25 @@ def _finished_or_current(job_id: str, wait: float) -> Job:
     owner = current_owner()
     return events.wait_until(lambda: jobs.get_for_owner(job_id, owner),
                              lambda job: job.status in FINISHED, job_id=job_id, seconds=wait)
+
+
+@bp.get("/jobs")
+def list_jobs() -> ResponseReturnValue:
+    """The caller's jobs, newest first, a page at a time (``limit``, ``status``, ``cursor``)."""
+    page = pages.parse(request.args)
+    found = jobs.page_for_owner(current_owner(), limit=page.limit + 1,
+                                statuses=page.statuses, after=page.after)
+    shown = found[:page.limit]
+    more = len(found) > page.limit
+    cursor = pages.encode_cursor(shown[-1].created_at, shown[-1].id) if more else None
+    links = jobs.links(request.host_url)
+    response = jsonify(jobs=[jobs.view(job, links).to_json() for job in shown],
+                       next_cursor=cursor)
+    if cursor is not None:
+        following = url_for("api.list_jobs", limit=page.limit, cursor=cursor,
+                            status=",".join(page.statuses) or None)
+        response.headers["Link"] = f'<{following}>; rel="next"'
+    return response
 
 
 @bp.get("/jobs/<job_id>")

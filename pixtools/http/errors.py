@@ -1,5 +1,6 @@
 """Rendering errors: the one place a ``PixToolsError`` (or Werkzeug's own HTTP error)
-becomes a response — JSON under ``/api`` and ``/files``, an inline partial on the page."""
+becomes a response — RFC 9457 problem details under ``/api`` and ``/files``, an inline
+partial on the page."""
 
 from __future__ import annotations
 
@@ -9,14 +10,36 @@ from werkzeug.exceptions import HTTPException
 from ..errors import PixToolsError
 from ..recipe import MAX_RECIPE_BYTES
 
+PROBLEM_TYPE_PREFIX = "tag:pixtools,2026:problems/"
+PROBLEM_MIMETYPE = "application/problem+json"
+
 
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.path.startswith("/files/")
 
 
+def problem_type(code: str) -> str:
+    """The problem's ``type``: a URI naming the kind of error (one per ``error`` word)."""
+    return PROBLEM_TYPE_PREFIX + code
+
+
+def problem(error: PixToolsError) -> dict[str, object]:
+    """``error`` as RFC 9457 problem details. ``error``, ``message`` and ``field`` stay as
+    extension members: clients written for the earlier shape keep working."""
+    return {
+        "type": problem_type(error.code),
+        "title": error.code.replace("_", " ").capitalize(),
+        "status": error.status,
+        "detail": error.message,
+        "instance": request.path,
+        **error.to_dict(),
+    }
+
+
 def _render(error: PixToolsError) -> Response:
     if _wants_json():
-        response = jsonify(error.to_dict())
+        response = jsonify(problem(error))
+        response.mimetype = PROBLEM_MIMETYPE
     else:
         response = Response(render_template("partials/error.html", error=error))
     response.status_code = error.status

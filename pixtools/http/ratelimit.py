@@ -1,4 +1,6 @@
-"""How fast one client may submit: 429 with ``Retry-After`` past the rate.
+"""How fast one client may submit: 429 with ``Retry-After`` past the rate, and every
+submission's answer advertising the rate with the IETF draft's ``RateLimit-Policy`` and
+``RateLimit`` fields (draft-ietf-httpapi-ratelimit-headers).
 
 Counted in Redis in server mode (shared by every web process) and in memory in desktop
 mode. The other limits live where their data is: queue depth (503) and output sizes in
@@ -51,6 +53,35 @@ def _rate_limited(exc: RateLimitExceeded) -> Response:
     ))
 
 
+def policy_name(seconds: int) -> str:
+    """The quota policy's identifier in both fields: one per window of the rate setting."""
+    return f"submissions-{seconds}s"
+
+
+def _advertise(response: Response) -> Response:
+    """``RateLimit-Policy: "submissions-60s";q=120;w=60`` and ``RateLimit:
+    "submissions-60s";r=117;t=42`` (r: submissions left, t: seconds until one more is
+    allowed) on every counted submission, 429s included."""
+    if _not_a_submission():
+        return response
+    limiter: Limiter = current_app.extensions["pixtools.limiter"]
+    policies, states = [], []
+    try:
+        now = time.time()
+        for current in limiter.current_limits:
+            seconds = int(current.limit.get_expiry())
+            reset, remaining = current.window
+            name = policy_name(seconds)
+            policies.append(f'"{name}";q={current.limit.amount};w={seconds}')
+            states.append(f'"{name}";r={max(0, remaining)};t={max(0, math.ceil(reset - now))}')
+    except Exception:  # the counts' store is unreachable: the answer goes out without them
+        return response
+    if policies:
+        response.headers["RateLimit-Policy"] = ", ".join(policies)
+        response.headers["RateLimit"] = ", ".join(states)
+    return response
+
+
 def _init_rate_limit(app: Flask) -> None:
     settings = app.extensions["pixtools.settings"]
     server = settings.mode == "server"
@@ -71,6 +102,7 @@ def _init_rate_limit(app: Flask) -> None:
     limiter.request_filter(_not_a_submission)
     app.extensions["pixtools.limiter"] = limiter
     app.register_error_handler(RateLimitExceeded, _rate_limited)
+    app.after_request(_advertise)
 
 
 def init_app(app: Flask) -> None:

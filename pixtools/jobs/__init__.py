@@ -23,6 +23,7 @@ from .rows import (
     handoff_key,
     list_for_owner,
     load_step,
+    page_for_owner,
     result_key,
     source_key,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "check_capacity", "claim_step", "cleanup", "create", "dead_letters", "delete", "describe",
     "event_body", "expire", "fail_step", "finalise", "finish_output", "finish_step",
     "get_for_owner", "give_up", "hand_over", "handoff_key", "links", "list_for_owner",
-    "load_step", "prepare", "renew_lease", "report_progress", "requeue_lost", "restart_point",
+    "load_step", "page_for_owner", "prepare", "renew_lease", "report_progress",
+    "requeue_lost", "restart_point",
     "result_key", "retry", "source_key", "start_step", "sweep", "view",
 ]

@@ -4,10 +4,11 @@ UPDATE (``update_where``) and enqueueing committed steps (``enqueue_committed``)
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from .. import queues
@@ -50,6 +51,22 @@ def list_for_owner(owner: str, *, limit: int) -> list[Job]:
         .order_by(Job.created_at.desc(), Job.id)
         .limit(limit)
     )
+    return list(db.session.execute(query).scalars())
+
+
+def page_for_owner(owner: str, *, limit: int, statuses: Collection[str] = (),
+                   after: tuple[datetime, str] | None = None) -> list[Job]:
+    """Up to ``limit`` of the owner's jobs, newest first, optionally of some ``statuses``,
+    starting after the job whose (``created_at``, ``id``) is ``after`` (keyset pagination:
+    a page stays right while jobs are added or deleted)."""
+    query = select(Job).where(Job.owner == owner)
+    if statuses:
+        query = query.where(Job.status.in_(list(statuses)))
+    if after is not None:
+        created_at, job_id = after
+        query = query.where(or_(Job.created_at < created_at,
+                                and_(Job.created_at == created_at, Job.id < job_id)))
+    query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
     return list(db.session.execute(query).scalars())
 
 

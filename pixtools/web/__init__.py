@@ -5,21 +5,19 @@ pages (``sandbox``)."""
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
-
 from flask import Flask
 
+from ..http import assets
 from ..http.identity import current_owner
 from ..webhooks import sandbox as sandboxes
 from . import sandbox, views
 
-log = logging.getLogger(__name__)
-
-VENDOR = Path(__file__).resolve().parent.parent / "static" / "vendor" / "htmx.min.js"
+# What the page loads from static/vendor (package.json's "vendor" map says where from).
+PAGE_ASSETS = ("htmx.min.js", "fonts/space-grotesk-latin-wght-normal.woff2")
 
 
 def init_app(app: Flask) -> None:
+    assets.require(PAGE_ASSETS, "The page")
     app.register_blueprint(views.bp)
     app.register_blueprint(sandbox.bp)
 
@@ -28,5 +26,3 @@ def init_app(app: Flask) -> None:
         # Lazy: only a template that offers "send to my sandbox" runs the query.
         return {"my_sandbox": lambda: sandboxes.latest_for(current_owner())}
 
-    if not VENDOR.is_file():
-        log.warning("htmx is missing from %s: run `make setup` (the page needs it)", VENDOR)

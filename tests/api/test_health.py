@@ -151,6 +151,41 @@ def test_readiness_does_not_import_torch(tmp_path):
 # --- server mode: every dependency real, then each one broken ----------------------------
 
 
+def test_a_database_at_or_ahead_of_this_version_is_ready_and_behind_is_not(server_app,
+                                                                            server_env):
+    """A rollout: the new release migrates, the old pods stay ready on the newer schema (and
+    a rolled-back version becomes ready); a version whose migrations are not applied is not."""
+    from alembic.script import ScriptDirectory
+
+    from pixtools.db import MIGRATIONS_DIR, db
+
+    script = ScriptDirectory(str(MIGRATIONS_DIR))
+    (head,) = script.get_heads()
+    older = script.get_revision(head).down_revision
+    application = server_app_with(server_env, ready_skip_checks="weights")
+
+    def at(revision: str) -> tuple[int, dict[str, Any]]:
+        with server_app.app_context():
+            db.session.execute(db.text("UPDATE alembic_version SET version_num = :r"),
+                               {"r": revision})
+            db.session.commit()
+        return ready(application)
+
+    status, body = at(head)
+    assert status == 200 and body["checks"]["database"]["schema"] == "current", body
+    status, body = at("0099_from_a_newer_release")
+    assert status == 200, body
+    assert body["checks"]["database"] | {"latency_ms": 0} == {
+        "status": "ok", "revision": "0099_from_a_newer_release", "schema": "ahead",
+        "latency_ms": 0}
+    status, body = at(older)
+    assert status == 503 and body["failing"] == ["database"], body
+    assert f"at revision {older!r}, behind" in body["checks"]["database"]["error"]
+    assert "pixtools db upgrade" in body["checks"]["database"]["error"]
+    at(head)
+
+
+
 def test_server_ready_on_real_services(server_app, server_env):
     from pixtools import db
 

@@ -152,9 +152,13 @@ def test_pillow_bomb_warning_is_an_error(client, monkeypatch):
 def test_unknown_job_and_unknown_path_are_json_404(client):
     response = client.get("/api/v1/jobs/doesnotexist")
     assert response.status_code == 404
+    assert response.mimetype == "application/problem+json"
+    message = "No job 'doesnotexist': check the id, or it may have expired."
     assert response.get_json() == {
-        "error": "not_found",
-        "message": "No job 'doesnotexist': check the id, or it may have expired.",
+        # RFC 9457 problem details, with the earlier shape's members kept for old clients.
+        "type": "tag:pixtools,2026:problems/not_found", "title": "Not found", "status": 404,
+        "detail": message, "instance": "/api/v1/jobs/doesnotexist",
+        "error": "not_found", "message": message,
     }
     response = client.get("/api/v1/nothing-here")
     assert response.status_code == 404

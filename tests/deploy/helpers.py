@@ -19,9 +19,6 @@ TERRAFORM = REPO / "ops" / "terraform"
 # reported as warnings here; once present in the app they are checked like the rest.
 PENDING_ROUTES: set[str] = set()
 PENDING_FLASK_COMMANDS: set[tuple[str, ...]] = set()
-# The worker images' heartbeat file (the consumer's side: `pixtools worker` touches it at
-# least every 10 s while live; ops/docker/heartbeat-check.sh judges it).
-PENDING_SETTINGS: set[str] = {"PIXTOOLS_WORKER_HEARTBEAT_FILE"}
 
 # Variables the deployment may set that the app does not read through Settings: boto3's
 # credentials and region, and gunicorn's process count.

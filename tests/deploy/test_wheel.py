@@ -25,8 +25,10 @@ ASSETS = ["pixtools/static/vendor/htmx.min.js",
           "pixtools/static/vendor/fonts/space-grotesk-latin-wght-normal.woff2",
           "pixtools/static/vendor/fonts/LICENSE",
           "pixtools/templates/index.html"]
-# Desktop mode migrates its database at start from here (pixtools/db.py, MIGRATIONS_DIR).
-MIGRATIONS = ["migrations/alembic.ini", "migrations/env.py", "migrations/script.py.mako"]
+# Inside the package (pixtools/db.py: MIGRATIONS_DIR): desktop start-up, `pixtools db
+# upgrade` and the images' `flask --app wsgi db upgrade` migrate from there.
+MIGRATIONS = ["pixtools/migrations/alembic.ini", "pixtools/migrations/env.py",
+              "pixtools/migrations/script.py.mako"]
 
 
 def run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
@@ -84,9 +86,14 @@ def test_sdist_and_wheel_carry_the_page_assets(dists):
         in_wheel = set(wheel.namelist())
         assert set(ASSETS) <= in_wheel
         assert set(MIGRATIONS) <= in_wheel
-        versions = {p.name for p in (REPO / "migrations" / "versions").glob("*.py")}
+        versions = {p.name for p in (REPO / "pixtools" / "migrations" / "versions").glob("*.py")}
         assert versions == {Path(n).name for n in in_wheel
-                            if n.startswith("migrations/versions/") and n.endswith(".py")}
+                            if n.startswith("pixtools/migrations/versions/")
+                            and n.endswith(".py")}
+        # Nothing outside the package: the stopgap top-level `migrations` is gone.
+        assert {n.split("/")[0] for n in in_wheel if "/" in n} == {
+            "pixtools", f"{dists['wheel'].name.split('-')[0]}-"
+            f"{dists['wheel'].name.split('-')[1]}.dist-info"}
         shipped = wheel.read("pixtools/static/vendor/htmx.min.js")
     assert shipped == (REPO / ASSETS[0]).read_bytes()
 
@@ -147,3 +154,79 @@ def test_the_installed_wheel_serves_a_page_that_works(installed, browser, tmp_pa
             proc.kill()
             proc.wait()
     assert "Stopped." in log.read_text()
+
+
+def alembic_revision(database_url: str, *, empty_first: bool = False) -> str | None:
+    """The database's revision (None: not migrated); ``empty_first`` empties it instead."""
+    import sqlalchemy
+
+    from pixtools.db import engine_url
+
+    engine = sqlalchemy.create_engine(engine_url(database_url))
+    try:
+        with engine.begin() as connection:
+            if empty_first:
+                connection.execute(sqlalchemy.text("DROP SCHEMA public CASCADE"))
+                connection.execute(sqlalchemy.text("CREATE SCHEMA public"))
+                return None
+            return connection.execute(
+                sqlalchemy.text("SELECT version_num FROM alembic_version")).scalar()
+    finally:
+        engine.dispose()
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from pixtools.db import MIGRATIONS_DIR
+
+    (head,) = ScriptDirectory(str(MIGRATIONS_DIR)).get_heads()
+    return head
+
+
+def test_the_installed_wheel_migrates_with_pixtools_db_upgrade(installed, tmp_path):
+    """`pixtools db upgrade` from anywhere: the migrations travel inside the package."""
+    env = {**no_node_env(tmp_path), "PIXTOOLS_DATA_DIR": str(tmp_path / "data")}
+    run([str(installed / "bin" / "pixtools"), "db", "upgrade"], env=env, cwd=tmp_path)
+    assert alembic_revision(f"sqlite:///{tmp_path / 'data' / 'pixtools.db'}") == head_revision()
+
+
+def test_the_image_layout_migrates_postgresql_with_flask_db_upgrade(installed, postgres_url,
+                                                                     tmp_path):
+    """What the migrate Job and compose's `migrate` run in /app: the installed wheel, with
+    wsgi.py and gunicorn.conf.py beside it, `flask --app wsgi db upgrade` in server mode."""
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    for name in ("wsgi.py", "gunicorn.conf.py"):
+        shutil.copy2(REPO / name, app_dir / name)
+    env = {**no_node_env(tmp_path), "PIXTOOLS_MODE": "server",
+           "PIXTOOLS_DATABASE_URL": postgres_url, "PIXTOOLS_REDIS_URL": "redis://127.0.0.1:1/0",
+           "PIXTOOLS_STORAGE_URL": "s3://unused/pixtools", "PIXTOOLS_SECRET_KEY": "migrate-test"}
+    alembic_revision(postgres_url, empty_first=True)
+    run([str(installed / "bin" / "flask"), "--app", "wsgi", "db", "upgrade"], env=env,
+        cwd=app_dir)
+    assert alembic_revision(postgres_url) == head_revision()
+    # Again, as a re-applied release does: nothing to do, nothing fails.
+    run([str(installed / "bin" / "flask"), "--app", "wsgi", "db", "upgrade"], env=env,
+        cwd=app_dir)
+
+
+def test_the_installed_wheel_refuses_to_start_without_its_page_assets(installed, tmp_path):
+    """Not a page that never moves: desktop mode exits at once, naming what to do."""
+    where = run([str(installed / "bin" / "python"), "-c",
+                 "import pixtools.http.assets as a; print(a.VENDOR)"],
+                env=no_node_env(tmp_path), cwd=tmp_path).stdout.strip()
+    htmx = Path(where) / "htmx.min.js"
+    aside = tmp_path / "htmx.min.js"
+    shutil.move(htmx, aside)
+    try:
+        refused = subprocess.run(
+            [str(installed / "bin" / "pixtools"), "desktop", "--no-browser", "--port", "0",
+             "--data-dir", str(tmp_path / "data")],
+            cwd=tmp_path, env=no_node_env(tmp_path), capture_output=True, text=True,
+            timeout=120)
+    finally:
+        shutil.move(aside, htmx)
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "htmx.min.js" in refused.stderr and "reinstall PixTools" in refused.stderr
+    assert "running at" not in refused.stdout

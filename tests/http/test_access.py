@@ -148,9 +148,11 @@ def test_nobody_else_can_read_or_delete_a_job(app, maker):
         for method in ("get", "delete"):
             response = getattr(other_client, method)(job_url, headers=other_headers)
             assert response.status_code == 404, (maker, other, method)
+            message = f"No job {created['id']!r}: check the id, or it may have expired."
             assert response.get_json() == {
-                "error": "not_found",
-                "message": f"No job {created['id']!r}: check the id, or it may have expired.",
+                "type": "tag:pixtools,2026:problems/not_found", "title": "Not found",
+                "status": 404, "detail": message, "instance": job_url,
+                "error": "not_found", "message": message,
             }
     # Still there, files and all, for its owner.
     assert client.get(job_url, headers=headers).status_code == 200

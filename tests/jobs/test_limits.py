@@ -75,6 +75,38 @@ def test_rate_limit_is_shared_by_web_processes_through_redis(server_env, server_
     assert post(second).status_code == 429  # the count lives in Redis, not in a process
 
 
+def parse_fields(value: str) -> dict[str, dict[str, int]]:
+    """An IETF RateLimit / RateLimit-Policy field: '"name";a=1;b=2, …' → {name: {a: 1, b: 2}}."""
+    parsed = {}
+    for member in value.split(","):
+        name, *params = member.strip().split(";")
+        assert name.startswith('"') and name.endswith('"'), value  # a quoted policy name
+        parsed[name.strip('"')] = {k: int(v) for k, v in (p.split("=") for p in params)}
+    return parsed
+
+
+def test_submissions_advertise_the_rate_with_the_ietf_draft_fields(desktop_config):
+    app = desktop_app(desktop_config, submit_rate_limit="3/minute;10/hour")
+    client = app.test_client()
+    answers = [post(client) for _ in range(4)]
+    assert [a.status_code for a in answers] == [202, 202, 202, 429]
+    for sent, answer in enumerate(answers[:3], start=1):
+        assert parse_fields(answer.headers["RateLimit-Policy"]) == {
+            "submissions-60s": {"q": 3, "w": 60}, "submissions-3600s": {"q": 10, "w": 3600}}
+        state = parse_fields(answer.headers["RateLimit"])
+        assert state["submissions-60s"]["r"] == 3 - sent
+        assert state["submissions-3600s"]["r"] == 10 - sent
+        assert 0 < state["submissions-60s"]["t"] <= 60
+    refused = answers[3]
+    assert refused.mimetype == "application/problem+json"
+    assert parse_fields(refused.headers["RateLimit"])["submissions-60s"]["r"] == 0
+    wait = int(refused.headers["Retry-After"])
+    assert 1 <= wait <= 60
+    assert abs(parse_fields(refused.headers["RateLimit"])["submissions-60s"]["t"] - wait) <= 1
+    # Reads are not submissions: neither counted nor advertised.
+    assert "RateLimit" not in client.get("/api/v1/operations").headers
+
+
 def test_bad_rate_setting_stops_the_app(desktop_config):
     from pixtools import create_app
     from pixtools.config import ConfigError

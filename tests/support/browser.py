@@ -26,3 +26,22 @@ def browser(app: Any) -> tuple[Any, dict[str, str]]:
     """A fresh browser: its client and the headers its page script sends on changes."""
     client = app.test_client()
     return client, {"X-CSRF-Token": csrf_token(client)}
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def owners(app: Any) -> dict[str, tuple[Any, dict[str, str]]]:
+    """One client per kind of owner, each with the headers it sends on every request."""
+    from pixtools import apikeys
+
+    first, second = apikeys.create("first").secret, apikeys.create("second").secret
+    (alice, alice_headers), (bob, bob_headers) = browser(app), browser(app)
+    return {
+        "key 1": (app.test_client(), bearer(first)),
+        "key 2": (app.test_client(), {"X-API-Key": second}),
+        "browser 1": (alice, alice_headers),
+        "browser 2": (bob, bob_headers),
+        "anonymous": (app.test_client(), {}),
+    }
