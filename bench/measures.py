@@ -29,6 +29,7 @@ class Plan:
     uploads: int
     upload_rounds: int
     denoise_args: tuple[str, ...]
+    budget_jobs: int = 48
 
     @classmethod
     def full(cls) -> Plan:
@@ -39,7 +40,7 @@ class Plan:
 
     @classmethod
     def quick(cls) -> Plan:
-        return cls(4, 2, 2, 1, 4, 1, 12, 2, ("--megapixels", "1", "--crop", "512"))
+        return cls(4, 2, 2, 1, 4, 1, 12, 2, ("--megapixels", "1", "--crop", "512"), 16)
 
 
 @dataclass

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import PIL
 
+from bench import budget as budgets
 from bench.common import REPO_ROOT
 from bench.measures import Plan, Rate, WrkResult
 from bench.stack import CONSUMER_WORKERS, THUMBOR_VERSION, WEB_WORKERS
@@ -43,6 +44,7 @@ class Results:
     api: dict[str, WrkResult] | str = field(default_factory=dict)
     uploads: dict[str, Rate] = field(default_factory=dict)
     rss: dict[str, float] = field(default_factory=dict)
+    budget: budgets.Budget | None = None
     denoise: str = ""
 
     def start(self) -> None:
@@ -135,6 +137,12 @@ def render(r: Results) -> str:
         out += ["", f"### Where one thumbnail job's time goes (one job in flight, median of "
                 f"{2 * p.photos}, ms)", "", "| stage | ms |", "| --- | --- |",
                 *(f"| {stage} | {ms:.1f} |" for stage, ms in r.journey.items())]
+    if r.budget is not None:
+        out += ["", "## CPU per thumbnail job, by process", "",
+                "CPU time (user + system) read from `/proc` over the run, per job: other load "
+                "on the machine changes wall time, hardly CPU time. PostgreSQL is the backends "
+                "of the stack's database, Redis its own redis-server.", "",
+                *budgets.render(r.budget)]
     out += ["", f"## Conversions ({p.convert_photos} photos × {p.convert_rounds} rounds, "
             "WebP q80 method 4, AVIF q80 speed 8 = PixTools' default, 2 in flight)", ""]
     if r.conversions:
@@ -179,9 +187,9 @@ def clients_line() -> str:
     return f"Clients {how} and download each result from its URL."
 
 
-# Sections another benchmark writes into RESULTS.md (``bench/quality_auto.py``): a run of the
-# suite carries them over as they are.
-KEPT_SECTIONS = ("## Quality auto",)
+# Sections another benchmark writes into RESULTS.md (``bench/quality_auto.py``), or written
+# by hand from earlier runs (the changes' before and after): a run carries them over.
+KEPT_SECTIONS = ("## Quality auto", "## What each change saved")
 
 
 def kept_sections(path: Path) -> str:
