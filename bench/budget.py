@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import statistics
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -210,6 +211,61 @@ def measure(local: Stack, paths: list[Path], jobs: int, thumbor: Stack | None = 
     return budget
 
 
+def _stack_groups(stack: Stack) -> dict[str, Callable[[], list[int]]]:
+    groups: dict[str, Callable[[], list[int]]] = {
+        "web": lambda: [stack.web.popen.pid, *stack.web_workers()]}
+    if "PIXTOOLS_DATABASE_URL" in stack.env:
+        groups["PostgreSQL"] = _backend_pids(stack.env["PIXTOOLS_DATABASE_URL"])
+    if stack.redis is not None:
+        redis_proc = stack.redis
+        groups["Redis"] = lambda: [redis_proc.popen.pid]
+    return groups
+
+
+def per_request(local: Stack, bare: Stack, photo: bytes, count: int = 200) -> dict[str, float]:
+    """CPU-ms per request of each kind (web + PostgreSQL + Redis), 2 in flight, against
+    the bare Flask app's: what the framework, the middleware and each endpoint cost."""
+    print("budget per request", file=sys.stderr)
+    job = clients.wait(local.url, clients.submit(local.url, photo, clients.THUMBNAIL,
+                                                 key=local.key), key=local.key)
+    status = f"{local.url}/api/v1/jobs/{job['id']}"
+    download = job["outputs"][0]["url"]
+    uploads = max(10, count // 5)
+
+    def gets(url: str, key: str | None = None) -> Callable[[], object]:
+        return lambda: clients._in_flight(range(count), lambda _: len(
+            clients.session().get(url, headers=clients.auth(key), timeout=60).content))
+
+    kinds: dict[str, tuple[Stack, Callable[[], object], int]] = {
+        "bare Flask: GET /health": (bare, gets(f"{bare.url}/health"), count),
+        "bare Flask: 1 MB upload": (bare, lambda: clients.upload_batch(
+            bare.url, photo, uploads, "/upload"), uploads),
+        "GET /api/health": (local, gets(f"{local.url}/api/health"), count),
+        "GET /api/v1/jobs/<id> (finished)": (local, gets(status, local.key), count),
+        "GET result download": (local, gets(download), count),
+        "POST /api/v1/jobs (consumer paused)": (local, lambda: clients.upload_batch(
+            local.url, photo, uploads, "/api/v1/jobs", clients.THUMBNAIL, local.key),
+                                               uploads),
+    }
+    found = {}
+    for name, (stack, run, items) in kinds.items():
+        run()  # warm
+        paused = name.startswith("POST")
+        stack.pause_consumer(paused)
+        try:
+            with Sampler(_stack_groups(stack)) as sampler:
+                run()
+        finally:
+            stack.pause_consumer(False)
+        found[name] = sum(sampler.seconds().values()) * 1000 / items
+    return found
+
+
+def render_requests(found: dict[str, float]) -> list[str]:
+    return ["| request | CPU ms (web, PostgreSQL, Redis) |", "| --- | --- |",
+            *(f"| {name} | {ms:.2f} |" for name, ms in found.items())]
+
+
 def render(budget: Budget) -> list[str]:
     lines = [f"| process | CPU ms per job ({budget.jobs} jobs, 2 in flight) |", "| --- | --- |"]
     lines += [f"| {name} | {ms:.1f} |" for name, ms in budget.cpu_ms.items()]
@@ -231,34 +287,39 @@ def render(budget: Budget) -> list[str]:
     return lines
 
 
-@contextlib.contextmanager
-def _stack(private_redis: bool) -> Iterator[Stack]:
-    from bench import stack
-
-    with stack.pixtools_stack("budget", private_redis=private_redis) as local:
-        yield local
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=48)
     parser.add_argument("--photos", type=int, default=12)
     parser.add_argument("--rounds", type=int, default=1, help="measure this many times")
-    parser.add_argument("--gil", action="store_true",
-                        help="profile only the thread holding the GIL (Python's own CPU)")
+    parser.add_argument("--requests", action="store_true",
+                        help="also the CPU per request of each kind, against a bare Flask app")
     parser.add_argument("--profile", type=Path, default=None,
                         help="also record py-spy profiles into this folder")
+    parser.add_argument("--gil", action="store_true",
+                        help="profile only the thread holding the GIL (Python's own CPU)")
     args = parser.parse_args()
-    from bench.photos import photos
+    from bench import stack
+    from bench.photos import photos, upload_image
 
     paths = photos(args.photos)
-    with _stack(private_redis=True) as local:
+    with contextlib.ExitStack() as running:
+        local = running.enter_context(stack.pixtools_stack("budget", private_redis=True))
+        budgets = []
         for number in range(args.rounds):
             profile = args.profile if number == args.rounds - 1 else None
-            budget = measure(local, paths, args.jobs, profile_to=profile, gil=args.gil)
-            print("\n".join(render(budget)), flush=True)
-            if profile is not None:
-                print("\n" + profiles.summary(profile), flush=True)
+            budgets.append(measure(local, paths, args.jobs, profile_to=profile, gil=args.gil))
+            print("\n".join(render(budgets[-1])), flush=True)
+        if args.rounds > 1:
+            print("\nmedians: " + ", ".join(
+                f"{name} {statistics.median(b.cpu_ms[name] for b in budgets):.1f}"
+                for name in budgets[0].cpu_ms) + ", beyond Pillow "
+                f"{statistics.median(b.beyond_pillow_ms for b in budgets):.1f}", flush=True)
+        if args.profile is not None:
+            print("\n" + profiles.summary(args.profile), flush=True)
+        if args.requests:
+            bare = running.enter_context(stack.bare_stack())
+            print("\n".join(render_requests(per_request(local, bare, upload_image()))))
 
 
 if __name__ == "__main__":
