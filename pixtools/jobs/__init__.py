@@ -26,6 +26,7 @@ from .rows import (
     page_for_owner,
     result_key,
     source_key,
+    status_for_owner,
 )
 from .steps import (
     claim_step,
@@ -47,5 +48,5 @@ __all__ = [
     "get_for_owner", "give_up", "hand_over", "handoff_key", "links", "list_for_owner",
     "load_step", "page_for_owner", "prepare", "renew_lease", "report_progress",
     "requeue_lost", "restart_point",
-    "result_key", "retry", "source_key", "start_step", "sweep", "view",
+    "result_key", "retry", "source_key", "start_step", "status_for_owner", "sweep", "view",
 ]
