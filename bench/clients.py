@@ -157,6 +157,19 @@ def pillow_thumbnail_as_pixtools(path: Path) -> int:
     return len(buffer.getvalue())
 
 
+def pillow_cpu(path: Path) -> float:
+    """The CPU seconds ``pillow_thumbnail`` takes for ``path`` (for a process pool)."""
+    started = time.thread_time()
+    pillow_thumbnail(path)
+    return time.thread_time() - started
+
+
+def pillow_cpu_as_pixtools(path: Path) -> float:
+    started = time.thread_time()
+    pillow_thumbnail_as_pixtools(path)
+    return time.thread_time() - started
+
+
 def pillow_convert(job: tuple[Path, str]) -> int:
     """Full decode → WebP (quality 80, method 4) or AVIF (quality 80, speed 8)."""
     path, fmt = job
