@@ -84,6 +84,14 @@ def list_jobs() -> ResponseReturnValue:
     return response
 
 
+@bp.url_value_preprocessor
+def _read_ahead(endpoint: str | None, values: dict[str, object] | None) -> None:
+    # Runs before every before_request hook: the API key check's cache read (identity)
+    # fetches the finished job's kept answer in the same round trip.
+    if endpoint == "api.get_job" and values:
+        hotcache.get_cache().expect("job", str(values["job_id"]), request.host_url)
+
+
 @bp.get("/jobs/<job_id>")
 def get_job(job_id: str) -> ResponseReturnValue:
     wait = events.parse_wait(request.args.get("wait"))
