@@ -74,6 +74,10 @@ def goals(r: Results) -> list[str]:
         ratio = _ratio(ours.per_second, t["thumbor"].per_second)
         rows.append(_goal("thumbnails, 2 in flight: PixTools (server mode) / thumbor", ratio,
                           "≥ 1.10", ratio >= 1.1))
+    desktop = t.get("PixTools (desktop mode)")
+    if desktop and "thumbor" in t:
+        ratio = _ratio(desktop.per_second, t["thumbor"].per_second)
+        rows.append(_goal("the same in desktop mode / thumbor", ratio, "≥ 1.00", ratio >= 1.0))
     if ours and "raw Pillow" in t:
         ratio = _ratio(ours.per_second, t["raw Pillow"].per_second)
         rows.append(_goal("thumbnails, 2 in flight: PixTools / raw Pillow", ratio,
@@ -132,8 +136,8 @@ def render(r: Results) -> str:
         f"{r.load_before} at the start, {r.load_after} at the end (a shared machine: "
         "every figure is a ratio to an anchor measured in the same run, in alternating rounds).",
         f"PixTools server mode: gunicorn ({WEB_WORKERS} processes, gunicorn.conf.py), one "
-        f"`pixtools worker standard -w {CONSUMER_WORKERS}`, PostgreSQL, Redis. "
-        f"{clients_line()}",
+        f"`pixtools worker standard -w {CONSUMER_WORKERS}`, PostgreSQL, Redis; desktop mode: "
+        f"`pixtools desktop` (one process, SQLite). {clients_line()}",
         "",
         "## Goals",
         "",

@@ -59,8 +59,10 @@ def main() -> None:
         pool = running.enter_context(multiprocessing.get_context("spawn").Pool(
             clients.CONCURRENCY))
         bare = running.enter_context(stack.bare_stack())
+        desktop = running.enter_context(stack.desktop_stack())
         if "thumbnails" in parts:
-            results.thumbnails = measures.thumbnails(plan, paths, local, s3, thumbor, pool)
+            results.thumbnails = measures.thumbnails(plan, paths, local, s3, thumbor, pool,
+                                                     desktop)
             results.journey = measures.journey(plan, paths, local)
         if "budget" in parts:
             results.budget = budget.measure(local, paths, plan.budget_jobs, thumbor)

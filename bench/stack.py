@@ -276,6 +276,24 @@ def pixtools_stack(name: str, storage: str = "local",
 
 
 @contextlib.contextmanager
+def desktop_stack() -> Iterator[Stack]:
+    """PixTools in desktop mode, as ``pixtools desktop`` runs it: one process (web server
+    and both consumers), SQLite, files in a temporary folder; no API key needed."""
+    folder = Path(tempfile.mkdtemp(prefix="pixtools-bench-desktop-"))
+    port = free_port()
+    web = start("desktop", [sys.executable, "-m", "pixtools", "desktop", "--no-browser",
+                            "--port", str(port), "--data-dir", str(folder)],
+                {"PIXTOOLS_SUBMIT_RATE_LIMIT": "100000/minute"})
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_http(url + "/api/health")
+        yield Stack(url=url, web=web)
+    finally:
+        web.stop()
+        shutil.rmtree(folder, True)
+
+
+@contextlib.contextmanager
 def bare_stack() -> Iterator[Stack]:
     port = free_port()
     web = start("bare-gunicorn", gunicorn_args("bench.bare_app:app", port),
