@@ -35,6 +35,7 @@ RECHECK_SECONDS = 1.0
 MAX_WAIT_SECONDS = 60
 # How long a waiter gives a process's new subscription to be confirmed.
 SUBSCRIBE_WAIT_SECONDS = 0.5
+RECONNECT_MAX_SECONDS = 5.0
 
 T = TypeVar("T")
 
@@ -182,6 +183,7 @@ class _Subscriber(threading.Thread):
         return self._pid == os.getpid() and self.is_alive()
 
     def run(self) -> None:
+        failures = 0
         while True:
             pubsub = self._client.pubsub()
             try:
@@ -192,16 +194,20 @@ class _Subscriber(threading.Thread):
                         continue
                     if message["type"] == "psubscribe":
                         self.ready.set()
+                        failures = 0
                     elif message["type"] == "pmessage":
                         channel = message["channel"]
                         if isinstance(channel, bytes):
                             channel = channel.decode()
                         self._wake(channel.removeprefix(self._prefix))
             except redis.RedisError as exc:
-                # Notices sent meanwhile are lost: waiters' re-reads cover them.
+                # Notices sent meanwhile are lost: waiters' re-reads cover them. Said once
+                # per outage; the next tries come less and less often (at most every 5 s).
                 self.ready.clear()
-                log.warning("job notices unavailable, reconnecting: %s", exc)
-                time.sleep(RECHECK_SECONDS)
+                failures += 1
+                log.log(logging.WARNING if failures == 1 else logging.DEBUG,
+                        "job notices unavailable, reconnecting: %s", exc)
+                time.sleep(min(RECONNECT_MAX_SECONDS, RECHECK_SECONDS * 2 ** (failures - 1)))
             finally:
                 pubsub.close()
 
