@@ -31,9 +31,11 @@
     var list = document.getElementById("previews");
     var submit = document.getElementById("submit");
     if (!input || !list) return;
-    previewUrls.forEach(function (url) { URL.revokeObjectURL(url); });
+    // Released a moment later: a preview still loading would otherwise report an error.
+    var stale = previewUrls;
     previewUrls = [];
     list.replaceChildren();
+    setTimeout(function () { stale.forEach(function (url) { URL.revokeObjectURL(url); }); }, 5000);
     var files = Array.prototype.slice.call(input.files || []);
     files.forEach(function (file, index) {
       var item = document.createElement("li");
@@ -106,10 +108,6 @@
     if (target.dataset.output) {
       var output = document.getElementById(target.dataset.output);
       if (output) output.textContent = target.value;
-    }
-    if (target.hasAttribute("data-compare-range")) {
-      var figure = target.closest("[data-compare]");
-      if (figure) figure.style.setProperty("--split", target.value + "%");
     }
     // Changing a parameter of a step switches that step on, so what you see is what runs.
     var op = target.closest(".op");

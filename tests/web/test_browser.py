@@ -108,7 +108,7 @@ def test_drop_watch_it_run_download_reload_and_delete(desktop, new_page, tmp_pat
     done.wait_for()
     assert page.evaluate("window.__seen") == ["queued", "running", "succeeded"]
     assert done.get_attribute("hx-trigger") is None  # finished: it stopped polling itself
-    assert done.locator(".thumb img.result-image").count() == 2
+    assert done.locator("[data-compare] img.result-image").count() == 2
 
     links = done.locator("a.btn--download")
     expected = {"webp": ("WEBP", (600, 450)), "avif": ("AVIF", (600, 450))}

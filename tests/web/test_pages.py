@@ -206,20 +206,18 @@ def test_failed_job_shows_its_reason(client):
     assert "hx-trigger" not in html and "btn--download" not in html
 
 
-def test_denoise_output_gets_a_before_after_comparison(client):
+def test_every_shown_output_gets_a_compare_with_its_original(client):
     (job_id,) = card_ids(upload(client, [("noisy.png", make_image((96, 64), fmt="PNG"))],
                                 formats=["png"]).get_data(as_text=True))
-    job = finish(job_id)
-    # The denoise operation runs on the ml queue; the card only looks at the step names.
-    job.outputs[0].steps[0].op = "denoise"
-    db.db.session.commit()
+    finish(job_id)
     html = client.get(f"/jobs/{job_id}", headers=HX).get_data(as_text=True)
-    assert "data-compare" in html and "compare--actual" in html
+    assert "data-compare" in html and 'data-width="96" data-height="64"' in html
     before = re.search(r'class="compare-before" src="([^"]+)"', html).group(1)
     assert "noisy-original.png" in before
     reply = client.get(before.replace("&amp;", "&"))
     assert reply.status_code == 200 and reply.mimetype == "image/png"
-    assert 'type="range"' in html and "Before / after" in html
+    assert 'type="range"' in html and 'aria-label="Divider: original on the left' in html
+    assert 'data-zoom="1"' in html
 
 
 def test_delete_removes_the_job_and_its_files(app, client):
