@@ -178,6 +178,19 @@
     if (status && event.target && event.target.id === "upload-form") status.hidden = true;
   });
 
+  // New cards go to the top of the list, which on a phone is far below the form: bring
+  // the first one into view (a card already in view is left where it is).
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail && event.detail.target;
+    if (!target || target.id !== "jobs") return;
+    var card = target.querySelector(".card");
+    if (!card) return;
+    var box = card.getBoundingClientRect();
+    if (box.top >= 0 && box.top < window.innerHeight - 80) return;
+    var still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    card.scrollIntoView({ block: "start", behavior: still ? "auto" : "smooth" });
+  });
+
   // After the server sends the form back with errors, move focus to the first one.
   document.addEventListener("htmx:afterSettle", function (event) {
     var swapped = event.detail && event.detail.target;
