@@ -109,17 +109,6 @@
       var output = document.getElementById(target.dataset.output);
       if (output) output.textContent = target.value;
     }
-    // Changing a parameter of a step switches that step on, so what you see is what runs.
-    var op = target.closest(".op");
-    if (op && !target.name.startsWith("step.")) {
-      var toggle = op.querySelector('input[name^="step."]');
-      if (toggle && !toggle.checked) toggle.checked = true;
-    }
-    var step = target.closest(".op");
-    if (step) {
-      var on = step.querySelector('input[name^="step."]');
-      step.classList.toggle("is-on", Boolean(on && on.checked));
-    }
     var format = target.closest(".format");
     if (format && target.name === "format") format.classList.toggle("is-on", target.checked);
   }

@@ -64,7 +64,7 @@ class FormatOption:
 
 @dataclass
 class StepSection:
-    """One operation of the registry, used by every output when ``enabled``."""
+    """One operation of the registry, run by every output when ``active``."""
 
     op: str
     summary: str
@@ -72,6 +72,9 @@ class StepSection:
     toggle: Control
     controls: list[Control]
     error: str | None = None
+    # Set by ``build``: listed by the builder's ``step`` fields, or (a form posted without
+    # them) switched on or given a value.
+    active: bool = False
 
     @property
     def enabled(self) -> bool:
@@ -130,7 +133,7 @@ class RecipeForm:
         chosen = [option for option in self.formats if option.checked]
         if not chosen:
             self.errors["format"] = "Choose at least one output format."
-        shared = [s for s in self.steps if s.enabled]
+        shared = [s for s in self.steps if s.active]
         shared_params = [(s, s.params()) for s in shared]
         encoding = {c.param["name"]: c.value() for c in self.encoding if c.changed}
         auto_orient = self.auto_orient.value()
@@ -232,24 +235,44 @@ def build(form: MultiDict[str, str] | None = None, *,
         Control(f"{encoder.name}.{name}", param, raw(f"{encoder.name}.{name}"))
         for name, param in params.items() if name not in ("format", "quality", *AUTO_FIELDS)
     ]
-    steps = []
-    for op in _ordered_ops():
-        described = op.describe()
-        toggle_param = {"name": op.name, "type": "boolean", "required": False,
-                        "default": False, "description": ""}
-        steps.append(StepSection(
-            op=op.name,
-            summary=op.summary,
-            queue=op.queue,
-            toggle=Control(f"step.{op.name}", toggle_param, raw(f"step.{op.name}"),
-                           label=f"Use {op.name}"),
-            controls=[Control(f"{op.name}.{p['name']}", p, raw(f"{op.name}.{p['name']}"))
-                      for p in described["params"]],
-        ))
+    listed = form.getlist("step") if form is not None else []
+    steps = _arrange([_section(op, raw) for op in _ordered_ops()], listed)
     auto_orient = Control("auto_orient", AUTO_ORIENT, raw("auto_orient"), label="Auto-orient")
     webhook = Control("webhook_url", WEBHOOK_URL, raw("webhook_url"), label="Webhook URL")
-    return RecipeForm(formats=formats, encoding=encoding, steps=steps,
-                      auto_orient=auto_orient, webhook_url=webhook)
+    built = RecipeForm(formats=formats, encoding=encoding, steps=steps,
+                       auto_orient=auto_orient, webhook_url=webhook)
+    unknown = sorted(set(listed) - {section.op for section in steps})
+    if unknown:
+        built.errors["general"] = (f"Unknown step {', '.join(unknown)}: choose from "
+                                   + ", ".join(section.op for section in steps) + ".")
+    return built
+
+
+def _section(op: operations.Operation, raw: Callable[[str], str | None]) -> StepSection:
+    toggle_param = {"name": op.name, "type": "boolean", "required": False,
+                    "default": False, "description": ""}
+    return StepSection(
+        op=op.name, summary=op.summary, queue=op.queue,
+        toggle=Control(f"step.{op.name}", toggle_param, raw(f"step.{op.name}"),
+                       label=f"Use {op.name}"),
+        controls=[Control(f"{op.name}.{p['name']}", p, raw(f"{op.name}.{p['name']}"))
+                  for p in op.describe()["params"]],
+    )
+
+
+def _arrange(steps: list[StepSection], listed: list[str]) -> list[StepSection]:
+    """The builder's steps in the order the ``step`` fields list them, then the others (in
+    the registry's order). A form without ``step`` fields (an older page, a script) uses
+    the steps it switched on or gave values to, in the registry's order."""
+    by_op = {section.op: section for section in steps}
+    if not listed:
+        for section in steps:
+            section.active = section.enabled
+        return sorted(steps, key=lambda section: not section.active)
+    chosen = [by_op[op] for op in dict.fromkeys(listed) if op in by_op]
+    for section in chosen:
+        section.active = True
+    return chosen + [section for section in steps if not section.active]
 
 
 def _format_options(params: dict[str, Any], raw: Callable[[str], str | None],

@@ -69,6 +69,15 @@ def drop_files(page: Any, selector: str, files: list[tuple[str, bytes, str]]) ->
         page.dispatch_event(selector, event, {"dataTransfer": transfer})
 
 
+def add_step(page: Any, op: str) -> Any:
+    """Add ``op`` to the recipe builder ("+ Add step", then the operation); its section."""
+    page.click("#add-step > summary")
+    page.click(f"[data-add='{op}']")
+    section = page.locator(f"#steps > .op[data-op='{op}']")
+    section.wait_for()
+    return section
+
+
 def image_format(data: bytes) -> tuple[str, tuple[int, int]]:
     image = Image.open(io.BytesIO(data))
     image.load()
