@@ -80,3 +80,25 @@
     }
   });
 })();
+
+// "Copy as curl" / "Copy recipe JSON": the server answers both texts; copy the one asked
+// for (the clipboard may refuse, e.g. over plain HTTP: the text stays there to select).
+document.addEventListener("htmx:afterSwap", function (event) {
+  "use strict";
+  var target = event.detail && event.detail.target;
+  if (!target || target.id !== "export") return;
+  var wanted = target.querySelector("[data-wanted]");
+  var status = target.querySelector("[data-export-status]");
+  if (!wanted || !status) return;
+  var what = wanted.dataset.exportText === "curl" ? "The curl command" : "The recipe JSON";
+  function say(text) { status.textContent = text; }
+  if (!navigator.clipboard || !window.isSecureContext) {
+    say(what + " is below: select it to copy.");
+    return;
+  }
+  navigator.clipboard.writeText(wanted.textContent).then(function () {
+    say(what + " is copied.");
+  }, function () {
+    say(what + " is below: select it to copy.");
+  });
+});

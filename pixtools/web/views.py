@@ -21,12 +21,13 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from .. import jobs
+from .. import jobs, presets
 from ..errors import PixToolsError
 from ..http import uploads
 from ..http.identity import current_owner
 from . import cards as web_cards
 from . import forms as web_forms
+from . import recipe_io
 
 bp = Blueprint("web", __name__)
 
@@ -63,10 +64,19 @@ def _page_context() -> dict[str, Any]:
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    return _page(web_forms.build(shown_formats=_shown_formats()))
+    key = request.args.get("preset")
+    if key:
+        return _page(form_for(key))
+    return _page(web_forms.build(shown_formats=shown_formats()))
 
 
-def _shown_formats() -> list[str]:
+def form_for(key: str) -> web_forms.RecipeForm:
+    """The builder filled in from the owner's (or a built-in) preset ``key``."""
+    choice = presets.get_for_owner(key, current_owner())
+    return web_forms.build(recipe_io.fields_of(choice.recipe), shown_formats=shown_formats())
+
+
+def shown_formats() -> list[str]:
     """The image formats this browser says it shows (Chromium and Firefox list AVIF and
     WebP in a page request's Accept header); JPEG always."""
     listed = set(request.accept_mimetypes.values())
