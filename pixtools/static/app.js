@@ -91,12 +91,70 @@
       event.preventDefault();
       depth = 0;
       zone.classList.remove("is-dragover");
-      var dropped = Array.prototype.slice.call((event.dataTransfer || {}).files || []);
-      if (!dropped.length) return;
-      var current = Array.prototype.slice.call(fileInput().files || []);
-      setFiles(current.concat(dropped));
+      droppedFiles(event.dataTransfer || {}).then(addFiles);
     });
   }
+
+  function addFiles(files) {
+    if (!files.length) return;
+    var current = Array.prototype.slice.call(fileInput().files || []);
+    setFiles(current.concat(files));
+  }
+
+  // A dropped folder (and the folders in it) gives its images; files give themselves.
+  function droppedFiles(transfer) {
+    var items = Array.prototype.slice.call(transfer.items || []);
+    var entries = items.map(function (item) {
+      return item.webkitGetAsEntry ? item.webkitGetAsEntry() : null;
+    });
+    if (!entries.some(function (entry) { return entry && entry.isDirectory; })) {
+      return Promise.resolve(Array.prototype.slice.call(transfer.files || []));
+    }
+    return Promise.all(entries.filter(Boolean).map(entryFiles)).then(function (lists) {
+      return [].concat.apply([], lists);
+    });
+  }
+
+  function entryFiles(entry) {
+    if (entry.isFile) {
+      return new Promise(function (resolve) {
+        entry.file(function (file) {
+          resolve(/^image\//.test(file.type) || /\.(jpe?g|png|webp|avif|gif|tiff?|bmp|hei[cf])$/i.test(file.name) ? [file] : []);
+        }, function () { resolve([]); });
+      });
+    }
+    var reader = entry.createReader();
+    var found = [];
+    // readEntries answers a batch at a time, and an empty batch at the end.
+    return new Promise(function (resolve) {
+      function next() {
+        reader.readEntries(function (batch) {
+          if (!batch.length) {
+            Promise.all(found.map(entryFiles)).then(function (lists) { resolve([].concat.apply([], lists)); });
+            return;
+          }
+          found = found.concat(batch);
+          next();
+        }, function () { resolve([]); });
+      }
+      next();
+    });
+  }
+
+  // An image pasted anywhere on the page (outside a text field) joins the chosen files.
+  document.addEventListener("paste", function (event) {
+    var target = event.target;
+    if (target instanceof HTMLInputElement && target.type !== "file" || target instanceof HTMLTextAreaElement) return;
+    var files = Array.prototype.slice.call((event.clipboardData || {}).files || [])
+      .filter(function (file) { return /^image\//.test(file.type); });
+    if (!files.length || !fileInput()) return;
+    event.preventDefault();
+    addFiles(files.map(function (file, index) {
+      // Pasted screenshots are all called "image.png": number them.
+      var name = file.name && file.name !== "image.png" ? file.name : "pasted-" + (index + 1) + ".png";
+      return new File([file], name, { type: file.type });
+    }));
+  });
 
   function onInput(event) {
     var target = event.target;
@@ -172,7 +230,7 @@
   document.addEventListener("htmx:afterSettle", function (event) {
     var target = event.detail && event.detail.target;
     if (!target || target.id !== "jobs") return;
-    var card = target.querySelector(".card");
+    var card = target.querySelector(".batch, .card");
     if (!card) return;
     var box = card.getBoundingClientRect();
     if (box.top >= 0 && box.top < window.innerHeight - 80) return;

@@ -11,7 +11,7 @@ from .. import presets
 from ..http import assets
 from ..http.identity import current_owner
 from ..webhooks import sandbox as sandboxes
-from . import library, sandbox, views
+from . import batches, library, sandbox, views
 
 # What the page loads from static/vendor (package.json's "vendor" map says where from).
 PAGE_ASSETS = ("htmx.min.js", "fonts/space-grotesk-latin-wght-normal.woff2")
@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.bp)
     app.register_blueprint(sandbox.bp)
     app.register_blueprint(library.bp)
+    app.register_blueprint(batches.bp)
 
     @app.context_processor
     def _page_helpers() -> dict[str, object]:

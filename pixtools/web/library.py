@@ -16,7 +16,8 @@ from ..errors import PixToolsError
 from ..http.identity import current_owner
 from . import forms as web_forms
 from . import recipe_io
-from .views import form_for, is_partial
+from .htmx import is_partial
+from .views import form_for
 
 bp = Blueprint("library", __name__)
 

@@ -25,23 +25,15 @@ from .. import jobs, presets
 from ..errors import PixToolsError
 from ..http import uploads
 from ..http.identity import current_owner
+from . import batches as web_batches
 from . import cards as web_cards
 from . import forms as web_forms
 from . import recipe_io
+from .htmx import is_partial
 
 bp = Blueprint("web", __name__)
 
 HISTORY_LIMIT = 60
-
-
-def is_partial() -> bool:
-    """An htmx request that wants a fragment (boosted links and history want a page)."""
-    headers = request.headers
-    return (
-        headers.get("HX-Request") == "true"
-        and headers.get("HX-Boosted") != "true"
-        and headers.get("HX-History-Restore-Request") != "true"
-    )
 
 
 def _history() -> list[web_cards.JobCard]:
@@ -125,12 +117,20 @@ def create_jobs() -> ResponseReturnValue:
         return _page(form, status, rejected=rejected)
     response = make_response(
         render_template("partials/uploaded.html", form=form, created=created,
-                        rejected=rejected, webhook=order.webhook if created else None),
+                        rejected=rejected, webhook=order.webhook if created else None,
+                        batch=_batch(order, created)),
         status,
     )
     # app.js clears the file picker once its files are handled, accepted or not.
     response.headers["HX-Trigger"] = "pixtools:files-sent"
     return response
+
+
+def _batch(order: jobs.Order, created: list[web_cards.JobCard]) -> Any:
+    """The header over an upload of several images (they share the request's id)."""
+    if len(created) < 2 or not order.request_id:
+        return None
+    return web_batches.summary(order.request_id, created)
 
 
 @bp.get("/jobs/<job_id>")

@@ -292,3 +292,24 @@ def test_missing_pages_are_full_pages_and_errors_inline_for_htmx(client):
     inline = client.get("/no/such/page", headers=HX)
     assert inline.get_data(as_text=True).startswith('<div class="error" role="alert"')
     assert client.get("/jobs").status_code == 303
+
+
+def test_batches_are_their_owners_and_only_failed_jobs_are_retried(app, client):
+    html = upload(client, [("a.jpg", make_image((32, 32))), ("b.jpg", make_image((40, 30)))]
+                  ).get_data(as_text=True)
+    batch_id = re.search(r'data-batch="([^"]+)"', html).group(1)
+    good, bad = card_ids(html)
+    assert finish(good).status == "succeeded"
+    header = client.get(f"/batches/{batch_id}", headers=HX)
+    assert header.status_code == 200 and 'data-finished="1"' in header.get_data(as_text=True)
+    archive = client.get(f"/batches/{batch_id}/bundle.zip")
+    assert archive.status_code == 200 and archive.mimetype == "application/zip"
+    # Only a failed job can be retried: this one is still queued.
+    refused = client.post(f"/jobs/{bad}/retry", headers=HX)
+    assert refused.status_code == 409
+
+    stranger = browser_client(app)
+    assert stranger.get(f"/batches/{batch_id}", headers=HX).status_code == 404
+    assert stranger.get(f"/batches/{batch_id}/bundle.zip").status_code == 404
+    assert stranger.post(f"/batches/{batch_id}/retry", headers=HX).status_code == 404
+    assert stranger.post(f"/jobs/{good}/retry", headers=HX).status_code == 404
