@@ -102,3 +102,13 @@ document.addEventListener("htmx:afterSwap", function (event) {
     say(what + " is below: select it to copy.");
   });
 });
+
+// Enter in the preset's name saves the preset (it would otherwise send the images).
+document.addEventListener("keydown", function (event) {
+  "use strict";
+  var target = event.target;
+  if (event.key !== "Enter" || !(target instanceof HTMLInputElement) || target.id !== "preset-name") return;
+  event.preventDefault();
+  var save = document.getElementById("save-preset");
+  if (save) save.click();
+});

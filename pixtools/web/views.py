@@ -36,9 +36,22 @@ bp = Blueprint("web", __name__)
 HISTORY_LIMIT = 60
 
 
-def _history() -> list[web_cards.JobCard]:
-    return [web_cards.card(job) for job in jobs.list_for_owner(current_owner(),
-                                                               limit=HISTORY_LIMIT)]
+def _history() -> list[tuple[Any, web_cards.JobCard]]:
+    """The owner's cards, newest first, each upload of several images under its batch
+    header (the header comes with the batch's first card)."""
+    found = jobs.list_for_owner(current_owner(), limit=HISTORY_LIMIT)
+    cards = [web_cards.card(job) for job in found]
+    groups: dict[str, list[web_cards.JobCard]] = {}
+    for job, card in zip(found, cards, strict=True):
+        if job.request_id:
+            groups.setdefault(job.request_id, []).append(card)
+    entries: list[tuple[Any, web_cards.JobCard]] = []
+    for job, card in zip(found, cards, strict=True):
+        group = groups.get(job.request_id or "", [])
+        first = len(group) > 1 and group[0] is card
+        entries.append((web_batches.summary(job.request_id or "", group) if first else None,
+                        card))
+    return entries
 
 
 def _page(form: web_forms.RecipeForm, status: int = 200, **extra: Any) -> ResponseReturnValue:

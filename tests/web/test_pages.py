@@ -302,6 +302,10 @@ def test_batches_are_their_owners_and_only_failed_jobs_are_retried(app, client):
     assert finish(good).status == "succeeded"
     header = client.get(f"/batches/{batch_id}", headers=HX)
     assert header.status_code == 200 and 'data-finished="1"' in header.get_data(as_text=True)
+    # After a reload the batch's cards are still under its header.
+    page = client.get("/").get_data(as_text=True)
+    assert page.count(f'data-batch="{batch_id}"') == 1
+    assert page.index(f'data-batch="{batch_id}"') < page.index(f'id="job-{bad}"')
     archive = client.get(f"/batches/{batch_id}/bundle.zip")
     assert archive.status_code == 200 and archive.mimetype == "application/zip"
     # Only a failed job can be retried: this one is still queued.

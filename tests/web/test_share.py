@@ -78,4 +78,16 @@ def test_a_preset_and_its_curl_make_the_same_outputs(desktop, new_page, tmp_path
     recipe = json.loads(page.locator("[data-export-text='json'][data-wanted]").inner_text())
     assert recipe["outputs"][0]["steps"][0] == {"op": "resize", "width": 320, "height": 320,
                                                "mode": "fill"}
+
+    # Saved for this browser (Enter in the name saves it, and sends no images), it fills
+    # the builder after a reload too.
+    page.fill("#preset-name", "Square thumbs")
+    page.press("#preset-name", "Enter")
+    own = page.locator(".preset--own a", has_text="Square thumbs")
+    own.wait_for()
+    assert page.locator("#jobs .card").count() == 1
+    page.reload()
+    page.locator(".preset--own a", has_text="Square thumbs").click()
+    page.locator(".preset--own a[aria-current='true']").wait_for()
+    assert page.input_value("#f-resize-width") == "320"
     assert csp_violations(page) == []
