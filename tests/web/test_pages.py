@@ -317,3 +317,25 @@ def test_batches_are_their_owners_and_only_failed_jobs_are_retried(app, client):
     assert stranger.get(f"/batches/{batch_id}/bundle.zip").status_code == 404
     assert stranger.post(f"/batches/{batch_id}/retry", headers=HX).status_code == 404
     assert stranger.post(f"/jobs/{good}/retry", headers=HX).status_code == 404
+
+
+def test_retry_makes_a_failed_job_anew_in_its_batch_until_it_expires(app, client):
+    jpeg = make_image((320, 240))
+    (job_id,) = card_ids(upload(client, [("cut.jpg", jpeg[: len(jpeg) // 2])]).get_data(
+        as_text=True))
+    failed = finish(job_id)
+    assert failed.status == "failed"
+    reply = client.post(f"/jobs/{job_id}/retry", headers=HX)
+    assert reply.status_code == 200 and reply.headers["HX-Trigger"] == "pixtools:batch-changed"
+    html = reply.get_data(as_text=True)
+    (new_id,) = card_ids(html)
+    assert f'hx-swap-oob="outerHTML:#job-{job_id}"' in html
+    made = db.db.session.get(Job, new_id)
+    assert made.request_id == failed.request_id and made.source_name == "cut.jpg"
+    assert [s.op for s in made.outputs[0].steps] == ["convert"]
+    assert db.db.session.get(Job, job_id) is None  # the failed one made way
+
+    again = finish(new_id)
+    again.expires_at = again.created_at  # past its time: its upload is gone
+    db.db.session.commit()
+    assert client.post(f"/jobs/{new_id}/retry", headers=HX).status_code == 410
