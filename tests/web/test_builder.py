@@ -81,4 +81,6 @@ def test_the_form_is_short_on_a_phone(desktop, new_page):
     page.goto(server.base + "/")
     height = page.evaluate("document.getElementById('upload-form').offsetHeight")
     assert height < 1300, height  # it was about 3,100 px with every operation listed
+    assert page.evaluate(  # nothing sticks out sideways (the presets scroll within their row)
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth")
     shoot(page, "home-phone")
