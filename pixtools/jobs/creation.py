@@ -11,10 +11,12 @@ calls ``prepare`` and then ``create``, so each applies the same checks in the sa
 ``prepare`` runs the checks that do not need the image (once for a page with many files);
 ``create`` stores the upload, records the job, commits, then enqueues its first steps. An
 unreachable queue loses nothing: the job is committed and the sweeper enqueues it.
+``again`` makes a failed job anew from its stored upload and recipe, by the same two calls.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from collections.abc import Sequence
@@ -25,12 +27,12 @@ import redis
 from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
-from .. import logs, metrics, queues
+from .. import clock, imaging, logs, metrics, queues
 from .. import recipe as recipes
 from ..db import db
-from ..errors import ServiceUnavailable
+from ..errors import Conflict, Gone, ServiceUnavailable
 from ..imaging import ImageInfo
-from ..models import Job, Output, Status, Step, new_job_id, utcnow
+from ..models import FAILED, Job, Output, Status, Step, new_job_id, utcnow
 from ..operations import OutputLimits
 from ..storage import get_storage
 from ..webhooks import targets
@@ -157,3 +159,27 @@ def _record(order: Order, upload: Upload, idempotency_key: str | None = None,
     log.info("job submitted", extra={"job_id": job.id, "outputs": len(job.outputs)})
     enqueue_committed([output.steps[0] for output in job.outputs])
     return job
+
+
+def recipe_of(job: Job) -> str:
+    """The recipe JSON that made ``job``: its outputs' steps and its options."""
+    outputs = [{"steps": [{"op": step.op, **(step.params or {})} for step in output.steps]}
+               for output in sorted(job.outputs, key=lambda output: output.position)]
+    return json.dumps({"outputs": outputs, **recipes.options_of(job.options).model_dump()})
+
+
+def again(job: Job, *, base_url: str) -> Job:
+    """A new job for a failed ``job``'s stored upload and recipe, in the same batch (its
+    request id); refused while the job has not failed (409) or once it expired (410)."""
+    if job.status != FAILED:
+        raise Conflict("Only a failed job can be retried: this one has not failed.")
+    if clock.is_expired(job):
+        raise Gone("This job has expired: its upload is deleted. Upload the image again.")
+    settings = current_app.extensions["pixtools.settings"]
+    data = get_storage(current_app).get(job.source_key)
+    info = imaging.inspect(data, imaging.Limits.from_settings(settings))
+    order = prepare(owner=job.owner, recipe=recipe_of(job),
+                    webhook_urls=[job.webhook_url] if job.webhook_url else [],
+                    base_url=base_url, request_id=job.request_id)
+    made, _ = create(order, Upload(data=data, filename=job.source_name, info=info))
+    return made

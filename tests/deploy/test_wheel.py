@@ -143,7 +143,7 @@ def test_the_installed_wheel_serves_a_page_that_works(installed, browser, tmp_pa
         card.wait_for()
         # The card follows the job by itself (htmx polling) until it is done.
         page.locator("#jobs .card[data-status='succeeded']").wait_for()
-        assert card.locator(".thumb img").count() >= 1
+        assert card.locator("img.result-image").count() >= 1
         assert vendor and set(vendor) == {200}, vendor
         context.close()
     finally:
