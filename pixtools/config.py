@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     webhook_allow_private: str = ""
     webhook_connect_timeout_seconds: float = Field(3.0, gt=0, le=30)
     webhook_read_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    # The hard wall-clock deadline of one attempt: connect, headers and body together.
+    webhook_timeout_seconds: float = Field(15.0, gt=0, le=300)
+    webhook_workers: int = Field(4, ge=1, le=64)
     webhook_retry_window_hours: float = Field(24.0, gt=0, le=7 * 24)
     webhook_backoff_base_seconds: float = Field(10.0, gt=0, le=3600)
     webhook_backoff_max_seconds: float = Field(3600.0, gt=0, le=24 * 3600)

@@ -1,4 +1,7 @@
-"""Desktop mode: web server and both consumers in one process, no services needed."""
+"""Desktop mode: web server and the three consumers in one process, no services needed.
+
+Webhook deliveries have a consumer of their own, so a slow receiver never holds up images.
+"""
 
 from __future__ import annotations
 
@@ -36,6 +39,10 @@ def run(*, host: str, port: int, data_dir: Path | None, open_browser: bool) -> N
         ),
         queues.ml.create_consumer(
             workers=1, worker_type="thread", periodic=False,
+            initial_delay=0.05, max_delay=0.5, backoff=1.5,
+        ),
+        queues.webhooks.create_consumer(
+            workers=settings.webhook_workers, worker_type="thread", periodic=False,
             initial_delay=0.05, max_delay=0.5, backoff=1.5,
         ),
     ]

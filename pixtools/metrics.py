@@ -62,10 +62,11 @@ THROUGHPUT = {
 WEBHOOK_DELIVERIES = Counter(
     "pixtools_webhook_deliveries", "Webhook delivery attempts by outcome.", ["outcome"]
 )
-BREAKER_STATE = Gauge(
-    "pixtools_webhook_breaker_state",
-    "Webhook circuit breaker per host: 0 closed, 1 half-open, 2 open.",
-    ["host"],
+# Counts by state only: hosts and owners are user-supplied and never become label values.
+BREAKERS = Gauge(
+    "pixtools_webhook_breakers",
+    "Webhook circuit breakers (one per owner and receiving host) by state.",
+    ["state"],
     multiprocess_mode="mostrecent",
 )
 SWEEPER_RECOVERIES = Counter(
@@ -116,12 +117,12 @@ def record_webhook_delivery(outcome: str) -> None:
     WEBHOOK_DELIVERIES.labels(outcome=word if _OUTCOME.fullmatch(word) else "other").inc()
 
 
-def record_breaker_state(host: str, state: str) -> None:
-    """Set the breaker gauge of ``host``; ``state`` is closed, half-open or open."""
-    key = state.strip().lower().replace(" ", "-")
-    if key not in BREAKER_VALUES:
-        raise ValueError(f"unknown breaker state {state!r}: use closed, half-open or open")
-    BREAKER_STATE.labels(host=host.strip().lower()[:253]).set(BREAKER_VALUES[key])
+def record_breaker_counts(counts: dict[str, int]) -> None:
+    """Set how many breakers are closed, half-open and open (unknown states are ignored)."""
+    for state, count in counts.items():
+        key = state.strip().lower().replace(" ", "-").replace("_", "-")
+        if key in BREAKER_VALUES:
+            BREAKERS.labels(state=key).set(count)
 
 
 def record_sweeper_recovery(count: int = 1) -> None:

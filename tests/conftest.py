@@ -247,8 +247,8 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Process]]:
 @pytest.fixture
 def consumers(server_env: dict[str, str], server_app: Any,
               spawn: Callable[..., Process]) -> list[Process]:
-    """Real ``pixtools worker`` processes for both queues, on the server-mode services."""
-    return [spawn("worker", "standard", env=server_env), spawn("worker", "ml", env=server_env)]
+    """Real ``pixtools worker`` processes for the three queues, on the server-mode services."""
+    return [spawn("worker", queue, env=server_env) for queue in ("standard", "ml", "webhooks")]
 
 
 @pytest.fixture
