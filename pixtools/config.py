@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     queue_prefix: str = "pixtools"
 
     job_ttl_hours: float = Field(24.0, gt=0)
+    # How long an expired job's row (not its files) stays for the history, then is purged.
+    expired_retention_hours: float = Field(168.0, ge=0, le=24 * 365)
     signed_url_ttl_seconds: int = Field(900, ge=10, le=7 * 24 * 3600)
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1024)
     max_pixels: int = Field(64_000_000, ge=1)

@@ -51,7 +51,8 @@ def _json(name: str, description: str, headers: dict[str, Any] | None = None,
 def _problems(*statuses: int) -> dict[str, Any]:
     why = {400: "A malformed request (the field is named).", 401: "No or an unknown API key.",
            403: "A cookie request without the page's CSRF token.", 404: "No such job (or "
-           "not yours).", 409: "No output has finished yet.", 413: "The upload is too large.",
+           "not yours).", 409: "No output has finished yet.", 410: "The job has expired "
+           "(error `expired`): its results are no longer served.", 413: "The upload is too large.",
            415: "Not an accepted image.", 422: "A bad recipe, image, webhook URL or reused "
            "Idempotency-Key.", 503: "Too much work waiting: try again after Retry-After."}
     answers = {str(s): _json("Problem", why[s], media=PROBLEM) for s in statuses}
@@ -145,7 +146,7 @@ def _paths() -> dict[str, Any]:
                 "200": {"description": "A stored (uncompressed) ZIP.", "content": {
                     "application/zip": {"schema": {"type": "string",
                                                    "contentMediaType": "application/zip"}}}},
-                **_problems(401, 404, 409)}}},
+                **_problems(401, 404, 409, 410)}}},
         "/api/v1/jobs/{job_id}/webhook": {"get": {
             "operationId": "getJobWebhook", "summary": "The job's webhook deliveries",
             "parameters": job_id, "responses": {

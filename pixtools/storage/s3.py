@@ -12,7 +12,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .base import Storage, StorageError
+from .base import Storage, StorageError, content_disposition
 
 
 class S3Storage(Storage):
@@ -111,7 +111,7 @@ class S3Storage(Storage):
         params = {
             "Bucket": self.bucket,
             "Key": self._key(key),
-            "ResponseContentDisposition": f'attachment; filename="{filename}"',
+            "ResponseContentDisposition": content_disposition(filename),
             "ResponseContentType": content_type,
         }
         url: str = self._signer().generate_presigned_url(

@@ -80,7 +80,7 @@ def test_desktop_ready_with_every_check_reported(app):
     assert checks["database"]["status"] == "ok" and checks["database"]["revision"]
     assert checks["redis"] == {**checks["redis"], "status": "skipped"}
     assert checks["storage"]["status"] == "ok"
-    assert checks["queues"]["depth"] == {"standard": 0, "ml": 0}
+    assert checks["queues"]["depth"] == {"standard": 0, "ml": 0, "webhooks": 0}
     assert checks["weights"]["status"] == "ok"
     # Webhooks are reported when that module is installed, skipped otherwise.
     assert checks["webhooks"]["status"] in ("ok", "skipped")
@@ -92,7 +92,7 @@ def test_queue_backlog_is_reported_per_queue(app):
     get_queues(app).task("ml", "run_steps")(12345)
     get_queues(app).task("ml", "run_steps")(12346)
     _status, body = ready(app)
-    assert body["checks"]["queues"]["depth"] == {"standard": 0, "ml": 2}
+    assert body["checks"]["queues"]["depth"] == {"standard": 0, "ml": 2, "webhooks": 0}
 
 
 def test_missing_weights_make_it_unready(app, tmp_path):
