@@ -11,7 +11,7 @@ from flask import Flask
 
 from . import admin, api, db, events, hotcache, logs, metrics, queues, storage, tasks, web, webhooks
 from .config import Settings, load_settings
-from .http import errors, identity, ratelimit, security, uploads
+from .http import access, errors, identity, ratelimit, security, uploads
 
 
 def _secret_key(settings: Settings) -> str:
@@ -45,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     webhooks.init_app(app)
     tasks.init_app(app)  # registers what the consumers run on the queues
     uploads.init_app(app)  # bounds request bodies before anything reads a form
+    access.init_app(app)  # a foreign Host is refused before anyone is identified
     identity.init_app(app)
     security.init_app(app)  # after identity: CSRF applies to cookie-identified requests
     ratelimit.init_app(app)  # after identity: rate limits count per API key where there is one

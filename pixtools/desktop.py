@@ -16,10 +16,20 @@ from werkzeug.serving import make_server
 
 from . import db
 from .app import create_app
+from .http import access
 from .queues import get_queues
 from .tasks.periodic import SweepTicker
 
 log = logging.getLogger(__name__)
+
+
+def own_hosts(host: str, port: int) -> tuple[str, ...]:
+    """The ``Host`` values this process answers to: its own address and port (with the
+    loopback names when it listens on loopback); any other is refused."""
+    names = {host.lower()}
+    if host in ("127.0.0.1", "localhost", "::1"):
+        names |= {"127.0.0.1", "localhost", "[::1]"}
+    return tuple(sorted(f"{name}:{port}" for name in names))
 
 
 def run(*, host: str, port: int, data_dir: Path | None, open_browser: bool) -> None:
@@ -53,6 +63,8 @@ def run(*, host: str, port: int, data_dir: Path | None, open_browser: bool) -> N
 
     server = make_server(host, port, app, threaded=True)
     url = f"http://{host}:{server.server_port}/"
+    if not settings.trusted_hosts:
+        access.allow_hosts(app, own_hosts(host, server.server_port))
 
     def stop(signum: int, frame: FrameType | None) -> None:
         # shutdown() blocks until serve_forever returns, so call it from another thread.

@@ -178,6 +178,8 @@ def server_env(
         # Server mode requires API keys by default; most tests call the API anonymously,
         # and the API key tests turn the requirement back on.
         "PIXTOOLS_API_KEYS_REQUIRED": "false",
+        # Server mode asks browsers to sign in by default; the access tests turn it on.
+        "PIXTOOLS_WEB_ACCESS": "open",
         **{k: v for k, v in s3_server.items() if k.startswith("AWS_")},
     }
 

@@ -6,9 +6,6 @@ local folder under the data directory; server mode requires real service URLs.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,43 +15,26 @@ from limits import parse_many
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .ml.runtime import DenoiseConfig
-from .quality.search import SearchLimits
+from ..ml.runtime import DenoiseConfig
+from ..quality.search import SearchLimits
+from .rules import (
+    READY_CHECKS,
+    WEBHOOK_SECRET_PREFIX,
+    ConfigError,
+    Network,
+    check_secret_key,
+    check_webhook_secret,
+    parse_networks,
+)
 
-# The readiness checks of /api/health/ready, in the order they are reported.
-READY_CHECKS = ("database", "redis", "storage", "queues", "weights", "webhooks")
-WEBHOOK_SECRET_PREFIX = "whsec_"
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+__all__ = [
+    "READY_CHECKS", "WEBHOOK_SECRET_PREFIX", "ConfigError", "Network", "Settings",
+    "check_secret_key", "check_webhook_secret", "load_settings", "parse_networks",
+]
 
-
-class ConfigError(RuntimeError):
-    """A setting is missing or wrong; the message names it and says what to do."""
-
-
-def parse_networks(value: str) -> tuple[Network, ...]:
-    """Parse a list of networks: comma-separated CIDR blocks (``10.0.0.0/8, fd00::/8``)."""
-    networks = []
-    for item in (part.strip() for part in value.split(",")):
-        if not item:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(item, strict=True))
-        except ValueError as exc:
-            raise ValueError(f"{item!r} is not a CIDR block like 10.0.0.0/8 ({exc})") from None
-    return tuple(networks)
-
-
-def check_webhook_secret(secret: str) -> None:
-    """Raise ``ValueError`` unless ``secret`` is a usable Standard Webhooks ``whsec_``
-    secret (base64 of at least 24 random bytes)."""
-    if not secret.startswith(WEBHOOK_SECRET_PREFIX):
-        raise ValueError("must start with whsec_ (a Standard Webhooks secret)")
-    try:
-        key = base64.b64decode(secret.removeprefix(WEBHOOK_SECRET_PREFIX), validate=True)
-    except binascii.Error:
-        raise ValueError("the part after whsec_ must be base64") from None
-    if len(key) < 24:
-        raise ValueError("must hold at least 24 random bytes (32 recommended)")
+# Desktop mode answers only to its loopback names: a page on another site cannot reach it
+# through a name it controls (DNS rebinding), nor a forged Host make it link elsewhere.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
 def _default_data_dir() -> Path:
@@ -99,6 +79,16 @@ class Settings(BaseSettings):
     # Access: None means "required in server mode, off in desktop mode".
     api_keys_required: bool | None = None
     proxy_hops: int = Field(0, ge=0, le=5)
+    # Who may use the page (and the API with its cookie): login (an API key, asked once),
+    # proxy (a user header set by an authenticating proxy), open. None: login in server
+    # mode, open in desktop mode.
+    web_access: Literal["login", "proxy", "open"] | None = None
+    proxy_user_header: str = "X-Forwarded-User"
+    proxy_networks: str = "127.0.0.1/32,::1/128"
+    session_max_age_hours: float = Field(720.0, gt=0, le=24 * 365)
+    # Host names this instance answers to (host or host:port, comma-separated); empty: any
+    # in server mode, loopback names in desktop mode.
+    trusted_hosts: str = ""
     avif_speed: int = Field(8, ge=0, le=10)
     max_files_per_upload: int = Field(20, ge=1, le=500)
     # Requests that may wait for a job at once (``?wait=``), per web process: each holds a
@@ -218,10 +208,17 @@ class Settings(BaseSettings):
             check_webhook_secret(value)
         return value
 
-    @field_validator("webhook_allow_private")
+    @field_validator("webhook_allow_private", "proxy_networks")
     @classmethod
-    def _allow_private(cls, value: str) -> str:
+    def _networks(cls, value: str) -> str:
         parse_networks(value)
+        return value
+
+    @field_validator("proxy_user_header")
+    @classmethod
+    def _header_name(cls, value: str) -> str:
+        if not value or not all(c.isalnum() or c == "-" for c in value):
+            raise ValueError("must be an HTTP header name such as X-Forwarded-User")
         return value
 
     @model_validator(mode="after")
@@ -251,6 +248,19 @@ class Settings(BaseSettings):
         if self.api_keys_required is None:
             return self.mode == "server"
         return self.api_keys_required
+
+    @property
+    def effective_web_access(self) -> str:
+        if self.web_access is None:
+            return "login" if self.mode == "server" else "open"
+        return self.web_access
+
+    @property
+    def effective_trusted_hosts(self) -> tuple[str, ...]:
+        """Allowed ``Host`` values (a name without a port allows any port); () allows all."""
+        if self.trusted_hosts:
+            return tuple(h.strip().lower() for h in self.trusted_hosts.split(",") if h.strip())
+        return LOOPBACK_HOSTS if self.mode == "desktop" else ()
 
     @property
     def job_ttl_seconds(self) -> float:
