@@ -74,7 +74,12 @@ def _fail_current(output: Output, reason: str, lease: LeaseKeeper,
         return  # the step is another worker's now: leave its state alone
     current = next((s for s in output.steps if s.status not in FINISHED), output.steps[-1])
     # Failures of the input are the user's to fix; anything else is kept as a dead letter.
-    jobs.fail_step(current, reason, dead_letter=trace is not None, trace=trace)
+    try:
+        jobs.fail_step(current, reason, dead_letter=trace is not None, trace=trace,
+                       attempt=lease.attempt if current.id == lease.step_id else None)
+    except LeaseLost:  # taken over while failing: the new holder decides
+        log.warning("step taken over; its failure is not recorded",
+                    extra={"step_id": current.id})
 
 
 def _target(output: Output) -> ConvertParams:
@@ -193,4 +198,5 @@ def _store_result(output: Output, picture: imaging.Picture, options: RecipeOptio
         details["notes"] = notes
     lease.check()
     jobs.finish_output(output, key=key, fmt=encoded.format, size=picture.size,
-                       nbytes=len(encoded.data), details=details or None)
+                       nbytes=len(encoded.data), details=details or None,
+                       attempt=lease.attempt)
