@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(60.0, ge=1, le=3600)
     sweep_interval_seconds: int = Field(30, ge=1, le=60)
     step_max_attempts: int = Field(3, ge=1, le=20)
+    # The time budget of one operation (and of encoding a result): past it the step fails.
+    step_max_seconds: float = Field(900.0, gt=0, le=24 * 3600)
     dncnn_weights: Path = Path("models/dncnn_color_blind.pth")
     dncnn_precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     dncnn_threads: int = Field(0, ge=0, le=256)

@@ -31,7 +31,7 @@ from ..operations import REGISTRY, encoding_op
 from ..operations.convert import ConvertParams
 from ..recipe import RecipeOptions, options_of
 from ..storage import StorageError, get_storage
-from . import encoding
+from . import budget, encoding
 from .runner import run_operation
 
 log = logging.getLogger(__name__)
@@ -181,8 +181,10 @@ def _store_result(output: Output, picture: imaging.Picture, options: RecipeOptio
         # After a handoff the decoded source is gone; its metadata is read again.
         source = imaging.read_embedded(storage.get(job.source_key))
     written = embedded.for_output(source, options.metadata, oriented=options.auto_orient)
-    encoded = encoding.encode_result(picture, target, written, avif_speed=settings.avif_speed,
-                                     limits=settings.search_limits)
+    deadline = budget.Deadline(settings.step_max_seconds, "encoding the result")
+    encoded = budget.run_within(deadline, lambda: encoding.encode_result(
+        picture, target, written, avif_speed=settings.avif_speed,
+        limits=settings.search_limits))
     key = jobs.result_key(job.id, output.position, imaging.EXTENSIONS[encoded.format])
     storage.put(key, encoded.data, imaging.CONTENT_TYPES[encoded.format])
 
