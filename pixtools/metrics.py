@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask, Request, current_app
+from flask import Flask, Request, abort, current_app, request
 from huey import Huey
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import start_http_server as _start_http_server
@@ -196,7 +196,25 @@ def _count_task_events(huey: Huey, queue: str) -> None:
         TASK_EVENTS.labels(queue=queue, signal=signal).inc()
 
 
+def _on_metrics_port_only(app: Flask) -> Callable[[], Any]:
+    """Server mode serves ``/metrics`` only on ``PIXTOOLS_METRICS_PORT`` (gunicorn binds it
+    beside 8000; the Ingress and compose publish 8000 alone): on the public port it is a 404.
+    Desktop mode answers on loopback only, so it serves it on its one port."""
+    settings = app.extensions["pixtools.settings"]
+
+    def guard() -> Any:
+        if request.path != "/metrics" or settings.mode != "server":
+            return None
+        port = request.environ.get("SERVER_PORT")
+        if settings.metrics_port is None or port != str(settings.metrics_port):
+            abort(404)
+        return None
+
+    return guard
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(_on_metrics_port_only(app))
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_ProcessMetrics())
     app.extensions["pixtools.metrics"] = PrometheusMetrics(

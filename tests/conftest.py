@@ -180,6 +180,7 @@ def server_env(
         "PIXTOOLS_API_KEYS_REQUIRED": "false",
         # Server mode asks browsers to sign in by default; the access tests turn it on.
         "PIXTOOLS_WEB_ACCESS": "open",
+        "PIXTOOLS_HEALTH_TOKEN": "health-test-token",
         **{k: v for k, v in s3_server.items() if k.startswith("AWS_")},
     }
 

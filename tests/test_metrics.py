@@ -224,3 +224,17 @@ def test_grafana_dashboard_uses_only_metrics_the_app_exports(client):
     for name in sorted(used):
         base = re.sub(r"_(bucket|sum|count|total)$", "", name)
         assert base in families or name in families, f"{name} is not exported"
+
+
+def test_server_mode_serves_metrics_on_the_metrics_port_only(server_env, server_app):
+    from pixtools import create_app
+    from tests.support.environment import settings_from_env
+
+    app = create_app({**settings_from_env(server_env), "metrics_port": 9100})
+    client = app.test_client()
+    assert client.get("/metrics").status_code == 404  # the public port (what Ingress routes)
+    scraped = client.get("/metrics", environ_overrides={"SERVER_PORT": "9100"})
+    assert scraped.status_code == 200 and "pixtools_jobs_submitted_total" in scraped.get_data(
+        as_text=True)
+    unset = create_app(settings_from_env(server_env)).test_client()
+    assert unset.get("/metrics", environ_overrides={"SERVER_PORT": "9100"}).status_code == 404

@@ -140,6 +140,7 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "text"] = "auto"
     ready_timeout_seconds: float = Field(2.0, gt=0, le=30)
     ready_skip_checks: str = ""
+    health_token: str = ""  # shows readiness details to a bearer of it (server mode)
     metrics_port: int | None = Field(None, ge=1, le=65535)
     metrics_host: str = "0.0.0.0"
     cleanup_interval_minutes: int = Field(15, ge=1, le=60)
