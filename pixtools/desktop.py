@@ -12,6 +12,8 @@ import webbrowser
 from pathlib import Path
 from types import FrameType
 
+from flask import Flask
+from huey.consumer import Consumer
 from werkzeug.serving import make_server
 
 from . import db
@@ -32,6 +34,19 @@ def own_hosts(host: str, port: int) -> tuple[str, ...]:
     return tuple(sorted(f"{name}:{port}" for name in names))
 
 
+def _consumers(app: Flask) -> list[Consumer]:
+    """One consumer per queue, in this process: webhooks apart from image work."""
+    queues, settings = get_queues(app), app.extensions["pixtools.settings"]
+    pace = {"worker_type": "thread", "initial_delay": 0.05, "max_delay": 0.5, "backoff": 1.5}
+    return [
+        queues.standard.create_consumer(workers=settings.standard_workers, periodic=True,
+                                        **pace),
+        queues.ml.create_consumer(workers=1, periodic=False, **pace),
+        queues.webhooks.create_consumer(workers=settings.webhook_workers, periodic=False,
+                                        **pace),
+    ]
+
+
 def run(*, host: str, port: int, data_dir: Path | None, open_browser: bool) -> None:
     overrides: dict[str, object] = {"mode": "desktop"}
     if data_dir is not None:
@@ -40,22 +55,8 @@ def run(*, host: str, port: int, data_dir: Path | None, open_browser: bool) -> N
     db.upgrade(app)
     logging.getLogger("huey").setLevel(logging.WARNING)
 
-    queues = get_queues(app)
     settings = app.extensions["pixtools.settings"]
-    consumers = [
-        queues.standard.create_consumer(
-            workers=settings.standard_workers, worker_type="thread", periodic=True,
-            initial_delay=0.05, max_delay=0.5, backoff=1.5,
-        ),
-        queues.ml.create_consumer(
-            workers=1, worker_type="thread", periodic=False,
-            initial_delay=0.05, max_delay=0.5, backoff=1.5,
-        ),
-        queues.webhooks.create_consumer(
-            workers=settings.webhook_workers, worker_type="thread", periodic=False,
-            initial_delay=0.05, max_delay=0.5, backoff=1.5,
-        ),
-    ]
+    consumers = _consumers(app)
     for consumer in consumers:
         consumer.start()
     sweeper = SweepTicker(app)

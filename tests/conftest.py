@@ -173,7 +173,7 @@ def server_env(
         "PIXTOOLS_REDIS_URL": redis_url,
         "PIXTOOLS_STORAGE_URL": f"s3://{s3_bucket}/images",
         "PIXTOOLS_S3_ENDPOINT_URL": s3_server["endpoint_url"],
-        "PIXTOOLS_SECRET_KEY": "server-test-secret",
+        "PIXTOOLS_SECRET_KEY": f"server-test-{secrets.token_urlsafe(32)}",
         "PIXTOOLS_QUEUE_PREFIX": f"pt_{secrets.token_hex(4)}",
         # Server mode requires API keys by default; most tests call the API anonymously,
         # and the API key tests turn the requirement back on.

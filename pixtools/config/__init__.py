@@ -6,7 +6,6 @@ local folder under the data directory; server mode requires real service URLs.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -18,12 +17,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ..ml.runtime import DenoiseConfig
 from ..quality.search import SearchLimits
 from .rules import (
+    LOOPBACK_HOSTS,
     READY_CHECKS,
     WEBHOOK_SECRET_PREFIX,
     ConfigError,
     Network,
     check_secret_key,
     check_webhook_secret,
+    default_data_dir,
     parse_networks,
 )
 
@@ -32,22 +33,13 @@ __all__ = [
     "check_secret_key", "check_webhook_secret", "load_settings", "parse_networks",
 ]
 
-# Desktop mode answers only to its loopback names: a page on another site cannot reach it
-# through a name it controls (DNS rebinding), nor a forged Host make it link elsewhere.
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
-
-
-def _default_data_dir() -> Path:
-    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "pixtools"
-
-
 class Settings(BaseSettings):
     """Every setting PixTools reads. Field ``x`` comes from ``PIXTOOLS_X``."""
 
     model_config = SettingsConfigDict(env_prefix="PIXTOOLS_", extra="ignore", frozen=True)
 
     mode: Literal["desktop", "server"] = "desktop"
-    data_dir: Path = Field(default_factory=_default_data_dir)
+    data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str = ""
     redis_url: str = ""
     storage_url: str = ""
@@ -234,6 +226,10 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ValueError(f"server mode needs {', '.join(missing)}")
+            try:
+                check_secret_key(self.secret_key)
+            except ValueError as exc:
+                raise ValueError(f"PIXTOOLS_SECRET_KEY {exc}") from None
         return self
 
     # Derived values: desktop fills in what server mode must be told.

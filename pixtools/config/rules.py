@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import os
+from pathlib import Path
 
 # The readiness checks of /api/health/ready, in the order they are reported.
 READY_CHECKS = ("database", "redis", "storage", "queues", "weights", "webhooks")
@@ -47,7 +49,8 @@ def check_webhook_secret(secret: str) -> None:
 # Secret keys published in PixTools' own examples or commonly pasted from tutorials: a
 # server signing cookies and links with one of these signs them for anyone.
 KNOWN_SECRET_KEYS = frozenset({
-    "change-me", "changeme", "change-me-to-a-long-random-string", "secret", "dev",
+    "compose-trial-secret-change-me", "replace_me", "change-me", "changeme",
+    "change-me-to-a-long-random-string", "secret", "dev",
     "development", "pixtools", "pixtools-trial-secret", "not-a-secret", "test-secret",
     "server-test-secret", "please-change-me", "your-secret-key",
 })
@@ -64,3 +67,12 @@ def check_secret_key(value: str) -> None:
         raise ValueError(f"must be at least {MIN_SECRET_KEY_BYTES} bytes long (random); "
                          "generate one with python -c 'import secrets; "
                          "print(secrets.token_urlsafe(32))'")
+
+
+# Desktop mode answers only to its loopback names: a page on another site cannot reach it
+# through a name it controls (DNS rebinding), nor a forged Host make it link elsewhere.
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "pixtools"

@@ -35,6 +35,8 @@ from . import budget, encoding
 from .runner import run_operation
 
 log = logging.getLogger(__name__)
+STORAGE_FAILED = ("the image could not be read or stored because of a storage problem on "
+                  "the server (reported to the operator): try again later")
 
 
 def run_steps(step_id: int) -> None:
@@ -59,8 +61,11 @@ def run_steps(step_id: int) -> None:
             db.session.rollback()
         except (PixToolsError, StepFailed) as exc:
             _fail_current(claimed.output, str(exc), lease)
-        except StorageError as exc:
-            _fail_current(claimed.output, str(exc), lease, traceback.format_exc())
+        except StorageError:
+            # The user sees a generic reason; the bucket, endpoint and error are for the
+            # operator (the log and the dead letter's traceback).
+            log.exception("storage failed", extra={"step_id": step_id})
+            _fail_current(claimed.output, STORAGE_FAILED, lease, traceback.format_exc())
         except Exception as exc:  # never let one image take the consumer down
             log.exception("step crashed", extra={"step_id": step_id})
             _fail_current(claimed.output, f"internal error ({type(exc).__name__}); try again "
