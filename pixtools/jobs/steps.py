@@ -148,9 +148,11 @@ def finish_output(output: Output, *, key: str, fmt: str, size: tuple[int, int], 
 
 
 def fail_step(step: Step, reason: str, *, dead_letter: bool = False,
-              trace: str | None = None, attempt: int | None = None) -> None:
+              trace: str | None = None, attempt: int | None = None,
+              detail: str | None = None) -> None:
     """Mark the step, its output and (once all outputs end) its job failed with ``reason``;
-    ``dead_letter`` records it for operators when the input was not at fault."""
+    ``dead_letter`` records it for operators when the input was not at fault, with
+    ``detail`` (what users are not shown: a bucket, an endpoint) as its error."""
     now = utcnow()
     if step.status == RUNNING:
         _fence(step, attempt)
@@ -167,7 +169,8 @@ def fail_step(step: Step, reason: str, *, dead_letter: bool = False,
     if dead_letter:
         db.session.add(DeadLetter(
             job_id=output.job_id, step_id=step.id, output_position=output.position,
-            step_position=step.position, op=step.op, queue=step.queue, error=reason,
+            step_position=step.position, op=step.op, queue=step.queue,
+            error=detail or reason,
             attempts=step.attempts, traceback=trace,
         ))
     db.session.commit()

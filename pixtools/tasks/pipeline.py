@@ -61,11 +61,12 @@ def run_steps(step_id: int) -> None:
             db.session.rollback()
         except (PixToolsError, StepFailed) as exc:
             _fail_current(claimed.output, str(exc), lease)
-        except StorageError:
+        except StorageError as exc:
             # The user sees a generic reason; the bucket, endpoint and error are for the
-            # operator (the log and the dead letter's traceback).
+            # operator (the log and the dead letter).
             log.exception("storage failed", extra={"step_id": step_id})
-            _fail_current(claimed.output, STORAGE_FAILED, lease, traceback.format_exc())
+            _fail_current(claimed.output, STORAGE_FAILED, lease, traceback.format_exc(),
+                          detail=str(exc))
         except Exception as exc:  # never let one image take the consumer down
             log.exception("step crashed", extra={"step_id": step_id})
             _fail_current(claimed.output, f"internal error ({type(exc).__name__}); try again "
@@ -73,7 +74,7 @@ def run_steps(step_id: int) -> None:
 
 
 def _fail_current(output: Output, reason: str, lease: LeaseKeeper,
-                  trace: str | None = None) -> None:
+                  trace: str | None = None, detail: str | None = None) -> None:
     db.session.rollback()
     if lease.lost:
         return  # the step is another worker's now: leave its state alone
@@ -81,7 +82,8 @@ def _fail_current(output: Output, reason: str, lease: LeaseKeeper,
     # Failures of the input are the user's to fix; anything else is kept as a dead letter.
     try:
         jobs.fail_step(current, reason, dead_letter=trace is not None, trace=trace,
-                       attempt=lease.attempt if current.id == lease.step_id else None)
+                       attempt=lease.attempt if current.id == lease.step_id else None,
+                       detail=detail)
     except LeaseLost:  # taken over while failing: the new holder decides
         log.warning("step taken over; its failure is not recorded",
                     extra={"step_id": current.id})

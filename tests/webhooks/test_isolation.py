@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from tests.corpus.attacks import DRIP_SECONDS, HUGE_RETRY_AFTER
 from tests.support.environment import wait_for
 from tests.support.webhooks import DripReceiver, Receiver, Reply, submit
 
@@ -63,8 +64,8 @@ def test_hostile_receivers_do_not_stall_image_jobs_and_end_dead(hostile_env, spa
 
     app = request.getfixturevalue("server_app")
     workers = [spawn("worker", queue, env=hostile_env) for queue in ("standard", "webhooks")]
-    drip, huge = DripReceiver(every=1.0), Receiver()
-    huge.default = Reply(503, {"Retry-After": "99999999999999999999"})
+    drip, huge = DripReceiver(every=DRIP_SECONDS), Receiver()
+    huge.default = Reply(503, {"Retry-After": HUGE_RETRY_AFTER})
     client = app.test_client()
     try:
         hooked = [submit(client, drip.url()).get_json()["id"],
