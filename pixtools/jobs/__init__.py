@@ -14,7 +14,7 @@ database is always the truth about a job.
 """
 
 from .creation import Order, Upload, again, check_capacity, create, prepare, recipe_of
-from .expiry import cleanup, delete, expire
+from .expiry import cleanup, delete, expire, refuse_expired_key, refuse_if_expired
 from .leases import LeaseKeeper, LeaseLost
 from .public import JobView, Links, event_body, links, view
 from .redrive import give_up, requeue_lost, restart_point, retry
@@ -47,7 +47,8 @@ __all__ = [
     "dead_letters", "delete", "describe",
     "event_body", "expire", "fail_step", "finalise", "finish_output", "finish_step",
     "get_for_owner", "give_up", "hand_over", "handoff_key", "links", "list_for_owner",
-    "load_step", "page_for_owner", "prepare", "recipe_of", "renew_lease", "report_progress",
+    "load_step", "page_for_owner", "prepare", "recipe_of", "refuse_expired_key",
+    "refuse_if_expired", "renew_lease", "report_progress",
     "requeue_lost", "restart_point",
     "result_key", "retry", "source_key", "start_step", "sweep", "view",
 ]

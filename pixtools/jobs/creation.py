@@ -25,7 +25,7 @@ from datetime import timedelta
 
 import redis
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from .. import clock, imaging, logs, metrics, queues
 from .. import recipe as recipes
@@ -34,7 +34,7 @@ from ..errors import Conflict, Gone, ServiceUnavailable
 from ..imaging import ImageInfo
 from ..models import FAILED, Job, Output, Status, Step, new_job_id, utcnow
 from ..operations import OutputLimits
-from ..storage import get_storage
+from ..storage import StorageError, get_storage
 from ..webhooks import targets
 from ..webhooks.targets import WebhookRequest
 from . import idempotency
@@ -95,6 +95,17 @@ def check_capacity(queue_names: set[str]) -> None:
             )
 
 
+def _unavailable(what: str, exc: Exception) -> ServiceUnavailable:
+    """A dependency is down at submission: the user is told to come back (503 with
+    Retry-After), the operator gets the details in the log; nothing names the bucket,
+    the endpoint or the database to the user."""
+    log.error("submission failed: %s unavailable", what, extra={"error": str(exc)[:500]})
+    return ServiceUnavailable(
+        "The service cannot store new jobs right now (a temporary problem on the server): "
+        "try again in a moment.",
+        retry_after=current_app.extensions["pixtools.settings"].busy_retry_after_seconds)
+
+
 def create(order: Order, upload: Upload, *,
            idempotency_key: str | None = None) -> tuple[Job, bool]:
     """The job for ``upload``: (new job, True), or (the job this key already made, False).
@@ -146,10 +157,16 @@ def _record(order: Order, upload: Upload, idempotency_key: str | None = None,
         output.steps[0].enqueued_at = now  # enqueued right after the commit
         job.outputs.append(output)
     storage = get_storage(current_app)
-    storage.put(job.source_key, upload.data, "application/octet-stream")
+    try:
+        storage.put(job.source_key, upload.data, "application/octet-stream")
+    except StorageError as exc:
+        raise _unavailable("storage", exc) from None
     db.session.add(job)
     try:
         db.session.commit()
+    except OperationalError as exc:  # the database went away: nothing was recorded
+        db.session.rollback()
+        raise _unavailable("database", exc) from None
     except IntegrityError:
         # Another request with the same idempotency key won the race: drop our copy.
         db.session.rollback()

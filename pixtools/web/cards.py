@@ -13,14 +13,13 @@ import binascii
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import PurePath
 from typing import Any
 
 from flask import request, url_for
 
 from .. import clock, jobs
 from ..imaging import CONTENT_TYPES, EXTENSIONS
-from ..jobs.public import JobView, Links, OutputView
+from ..jobs.public import JobView, Links, OutputView, safe_name_stem
 from ..models import Job
 from ..models.state import FINISHED, QUEUED, RUNNING, SUCCEEDED
 from ..quality import placeholders
@@ -179,12 +178,15 @@ def _compare(view: JobView, output: OutputView, links: Links) -> Compare | None:
     on either side cannot be shown, so it gets a thumbnail)."""
     source = view.source
     if output.url is None or source.format not in CONTENT_TYPES:
-        return None
+        return None  # a browser cannot show a TIFF or BMP original
     if (output.format or "") not in CONTENT_TYPES:
         return None
-    stem = PurePath(source.name).stem or "image"
+    # The upload's own name is the user's: only its safe stem reaches a header.
+    stem = safe_name_stem(source.name)
     before = links.download(source.key, f"{stem}-original.{EXTENSIONS[source.format]}",
-                            source.format)
+                            source.format, not_after=view.expires_at)
+    if before is None:
+        return None
     return Compare(before=before, after=output.url, width=source.width, height=source.height)
 
 

@@ -201,7 +201,8 @@ def test_the_image_layout_migrates_postgresql_with_flask_db_upgrade(installed, p
         shutil.copy2(REPO / name, app_dir / name)
     env = {**no_node_env(tmp_path), "PIXTOOLS_MODE": "server",
            "PIXTOOLS_DATABASE_URL": postgres_url, "PIXTOOLS_REDIS_URL": "redis://127.0.0.1:1/0",
-           "PIXTOOLS_STORAGE_URL": "s3://unused/pixtools", "PIXTOOLS_SECRET_KEY": "migrate-test"}
+           "PIXTOOLS_STORAGE_URL": "s3://unused/pixtools",
+           "PIXTOOLS_SECRET_KEY": "migrate-test-secret-0123456789abcdef0123456789"}
     alembic_revision(postgres_url, empty_first=True)
     run([str(installed / "bin" / "flask"), "--app", "wsgi", "db", "upgrade"], env=env,
         cwd=app_dir)

@@ -107,9 +107,11 @@ def test_keys_are_required_in_server_mode_by_default(server_env, server_app):
     job_url = f"/api/v1/jobs/{accepted.get_json()['id']}"
     assert client.get(job_url, headers={"X-API-Key": secret}).status_code == 200
     assert client.get(job_url, headers=bearer(secret + "x")).status_code == 401
-    # The page still works for people: a browser is identified by its cookie.
+    # An anonymous browser's cookie is no credential for the API where keys are required.
     page, token = browser(app)
-    assert post(page, token).status_code == 202
+    cookie_only = post(page, token)
+    assert cookie_only.status_code == 401 and "requires an API key" in cookie_only.get_json()[
+        "message"]
 
 
 def test_keys_are_optional_in_desktop_mode(desktop_config):
