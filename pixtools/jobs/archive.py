@@ -9,7 +9,8 @@ from contextlib import closing
 
 from zipstream import ZIP_STORED, ZipStream
 
-from ..errors import Conflict
+from .. import clock
+from ..errors import Conflict, JobExpired
 from ..models import Job
 from ..models.state import SUCCEEDED
 from ..storage import Storage
@@ -26,8 +27,13 @@ def _chunks(storage: Storage, key: str) -> Iterator[bytes]:
 
 def archive(jobs: Sequence[Job], storage: Storage) -> ZipStream:
     """Every finished output of ``jobs``, named as its own download is (two uploads of
-    the same name are told apart by their job's id)."""
-    finished = [(job, output) for job in jobs for output in job.outputs
+    the same name are told apart by their job's id). Jobs past their expiry time are left
+    out, as their own downloads are refused."""
+    live = [job for job in jobs if not clock.is_expired(job)]
+    if jobs and not live:
+        raise JobExpired("Every image of this batch has expired: its results are deleted. "
+                         "Submit the images again if you still need them.")
+    finished = [(job, output) for job in live for output in job.outputs
                 if output.status == SUCCEEDED and output.result_key]
     if not finished:
         raise Conflict("No image of this batch has finished yet: wait, then try again.")

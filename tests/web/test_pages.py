@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from typing import Any
 
 import pytest
 from PIL import Image
 
 from pixtools import create_app, db
+from pixtools.jobs.public import download_name
 from pixtools.models import Job
 from pixtools.storage import get_storage
 from pixtools.tasks.pipeline import run_steps
@@ -308,6 +310,7 @@ def test_batches_are_their_owners_and_only_failed_jobs_are_retried(app, client):
     assert page.index(f'data-batch="{batch_id}"') < page.index(f'id="job-{bad}"')
     archive = client.get(f"/batches/{batch_id}/bundle.zip")
     assert archive.status_code == 200 and archive.mimetype == "application/zip"
+    assert len(zipfile.ZipFile(io.BytesIO(archive.data)).namelist()) == 1
     # Only a failed job can be retried: this one is still queued.
     refused = client.post(f"/jobs/{bad}/retry", headers=HX)
     assert refused.status_code == 409
@@ -339,3 +342,21 @@ def test_retry_makes_a_failed_job_anew_in_its_batch_until_it_expires(app, client
     again.expires_at = again.created_at  # past its time: its upload is gone
     db.db.session.commit()
     assert client.post(f"/jobs/{new_id}/retry", headers=HX).status_code == 410
+
+
+def test_a_batch_zip_leaves_out_expired_jobs_and_is_gone_when_all_are(app, client):
+    html = upload(client, [("a.jpg", make_image((32, 32))), ("b.jpg", make_image((40, 30)))]
+                  ).get_data(as_text=True)
+    batch_id = re.search(r'data-batch="([^"]+)"', html).group(1)
+    first, second = (finish(job_id) for job_id in card_ids(html))
+    assert first.status == second.status == "succeeded"
+    first.expires_at = first.created_at
+    db.db.session.commit()
+    archive = client.get(f"/batches/{batch_id}/bundle.zip")
+    assert archive.status_code == 200
+    names = zipfile.ZipFile(io.BytesIO(archive.data)).namelist()
+    assert names == [download_name(second, second.outputs[0])]
+    second.expires_at = second.created_at
+    db.db.session.commit()
+    gone = client.get(f"/batches/{batch_id}/bundle.zip")
+    assert gone.status_code == 410 and "expired" in gone.get_data(as_text=True)
