@@ -14,7 +14,11 @@ from pixtools.gunicorn_conf import (  # noqa: F401
     post_fork,
 )
 
-bind = ["0.0.0.0:8000"]
+# /metrics is served on PIXTOOLS_METRICS_PORT alone (the app refuses it on 8000), a port the
+# Ingress and compose never publish.
+bind = ["0.0.0.0:8000"] + (
+    [f"0.0.0.0:{os.environ['PIXTOOLS_METRICS_PORT']}"]
+    if os.environ.get("PIXTOOLS_METRICS_PORT") else [])
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Threads keep a slow upload, or a client waiting for its job (``?wait=``, at most
 # PIXTOOLS_MAX_WAITERS of them), from holding a whole process; image work runs in consumers.

@@ -1,6 +1,7 @@
 """Entry point for ``gunicorn wsgi:app`` and ``flask --app wsgi …``.
 
-``huey_consumer wsgi.standard_queue`` / ``wsgi.ml_queue`` run the plain Huey consumer.
+``huey_consumer wsgi.standard_queue`` / ``wsgi.ml_queue`` / ``wsgi.webhooks_queue`` run the
+plain Huey consumer.
 """
 
 from pixtools import create_app
@@ -13,3 +14,4 @@ app = create_app()
 settle_heap()
 standard_queue = get_queues(app).standard
 ml_queue = get_queues(app).ml
+webhooks_queue = get_queues(app).webhooks

@@ -71,7 +71,12 @@ def authenticate(secret: str) -> str | None:
     revoked). Answers are kept briefly in the hot cache; ``revoke`` drops them at once."""
     if not secret.startswith(PREFIX) or len(secret) > 200:
         return None
-    key_hash = digest(secret)
+    return owner_of_hash(digest(secret))
+
+
+def owner_of_hash(key_hash: str) -> str | None:
+    """The owner of the live key with this digest (a page session keeps the digest, never
+    the secret), or ``None``: a revoked key ends its sessions at once."""
     cache = hotcache.get_cache()
     cached = cache.get("apikey", key_hash)
     if cached is not None:

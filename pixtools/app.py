@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import os
 import secrets
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,7 +15,15 @@ from flask import Flask
 
 from . import admin, api, db, events, hotcache, logs, metrics, queues, storage, tasks, web, webhooks
 from .config import Settings, load_settings
-from .http import errors, identity, ratelimit, security, uploads
+from .http import access, errors, identity, ratelimit, security, uploads
+
+
+def private_data_dir(settings: Settings) -> None:
+    """Desktop mode's data folder holds the database (webhook secrets included), the files
+    and the secret key: only its owner may enter it (0700), whatever the umask."""
+    folder = Path(settings.data_dir)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.chmod(0o700)
 
 # Allocations between collections of the youngest generation (Python's default: 700). A job's
 # request or task makes tens of thousands of short-lived objects (rows, dicts, frames).
@@ -36,9 +47,16 @@ def _secret_key(settings: Settings) -> str:
     # download links survive restarts without anyone having to configure a secret.
     path = Path(settings.data_dir) / "secret_key"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(32))
-        path.chmod(0o600)
+        # Written whole to a private (0600) temporary file, then linked into place: no
+        # moment where the key is readable by others, or half written, or written twice.
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(32))
+            with contextlib.suppress(FileExistsError):  # another process was first
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
     return path.read_text().strip()
 
 
@@ -47,6 +65,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = load_settings(config)
     app = Flask(__name__)
     app.extensions["pixtools.settings"] = settings
+    if settings.mode == "desktop":
+        private_data_dir(settings)
     app.config["SECRET_KEY"] = _secret_key(settings)
 
     # Infrastructure first (each later part may use the earlier ones), then the features.
@@ -60,6 +80,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     webhooks.init_app(app)
     tasks.init_app(app)  # registers what the consumers run on the queues
     uploads.init_app(app)  # bounds request bodies before anything reads a form
+    access.init_app(app)  # a foreign Host is refused before anyone is identified
     identity.init_app(app)
     security.init_app(app)  # after identity: CSRF applies to cookie-identified requests
     ratelimit.init_app(app)  # after identity: rate limits count per API key where there is one

@@ -1,7 +1,7 @@
 """The ``pixtools`` command: run PixTools and administer it.
 
 - ``pixtools desktop``: everything in one process (desktop mode);
-- ``pixtools worker standard|ml``: one queue's consumer (server mode);
+- ``pixtools worker standard|ml|webhooks``: one queue's consumer (server mode);
 - ``pixtools db upgrade``: migrate the database (Flask-Migrate's commands);
 - ``pixtools apikey|jobs|model|cleanup|lifecycle …``: the operator's commands (``admin``).
 
@@ -59,9 +59,10 @@ def desktop_command(host: str, port: int, data_dir: Path | None, no_browser: boo
 
 
 @main.command("worker")
-@click.argument("queue", type=click.Choice(["standard", "ml"]))
+@click.argument("queue", type=click.Choice(["standard", "ml", "webhooks"]))
 @click.option("-w", "--workers", type=click.IntRange(1, 64),
-              help="Concurrent tasks [default: standard: PIXTOOLS_STANDARD_WORKERS, ml: 1].")
+              help="Concurrent tasks [default: standard: PIXTOOLS_STANDARD_WORKERS, ml: 1, "
+                   "webhooks: PIXTOOLS_WEBHOOK_WORKERS].")
 @click.option("--no-periodic", is_flag=True,
               help="Do not run periodic tasks (run them in exactly one consumer).")
 def worker_command(queue: str, workers: int | None, no_periodic: bool) -> None:

@@ -49,6 +49,12 @@ class Gone(PixToolsError):
     status, code = 410, "gone"
 
 
+class JobExpired(Gone):
+    """The job is past its expiry time: its results are no longer served, whatever the link."""
+
+    code = "expired"
+
+
 class Conflict(PixToolsError):
     """The request is fine but the job is not in a state to answer it yet."""
 

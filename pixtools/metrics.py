@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask, Request, current_app
+from flask import Flask, Request, abort, current_app, request
 from huey import Huey
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import start_http_server as _start_http_server
@@ -62,10 +62,11 @@ THROUGHPUT = {
 WEBHOOK_DELIVERIES = Counter(
     "pixtools_webhook_deliveries", "Webhook delivery attempts by outcome.", ["outcome"]
 )
-BREAKER_STATE = Gauge(
-    "pixtools_webhook_breaker_state",
-    "Webhook circuit breaker per host: 0 closed, 1 half-open, 2 open.",
-    ["host"],
+# Counts by state only: hosts and owners are user-supplied and never become label values.
+BREAKERS = Gauge(
+    "pixtools_webhook_breakers",
+    "Webhook circuit breakers (one per owner and receiving host) by state.",
+    ["state"],
     multiprocess_mode="mostrecent",
 )
 SWEEPER_RECOVERIES = Counter(
@@ -116,12 +117,12 @@ def record_webhook_delivery(outcome: str) -> None:
     WEBHOOK_DELIVERIES.labels(outcome=word if _OUTCOME.fullmatch(word) else "other").inc()
 
 
-def record_breaker_state(host: str, state: str) -> None:
-    """Set the breaker gauge of ``host``; ``state`` is closed, half-open or open."""
-    key = state.strip().lower().replace(" ", "-")
-    if key not in BREAKER_VALUES:
-        raise ValueError(f"unknown breaker state {state!r}: use closed, half-open or open")
-    BREAKER_STATE.labels(host=host.strip().lower()[:253]).set(BREAKER_VALUES[key])
+def record_breaker_counts(counts: dict[str, int]) -> None:
+    """Set how many breakers are closed, half-open and open (unknown states are ignored)."""
+    for state, count in counts.items():
+        key = state.strip().lower().replace(" ", "-").replace("_", "-")
+        if key in BREAKER_VALUES:
+            BREAKERS.labels(state=key).set(count)
 
 
 def record_sweeper_recovery(count: int = 1) -> None:
@@ -195,7 +196,25 @@ def _count_task_events(huey: Huey, queue: str) -> None:
         TASK_EVENTS.labels(queue=queue, signal=signal).inc()
 
 
+def _on_metrics_port_only(app: Flask) -> Callable[[], Any]:
+    """Server mode serves ``/metrics`` only on ``PIXTOOLS_METRICS_PORT`` (gunicorn binds it
+    beside 8000; the Ingress and compose publish 8000 alone): on the public port it is a 404.
+    Desktop mode answers on loopback only, so it serves it on its one port."""
+    settings = app.extensions["pixtools.settings"]
+
+    def guard() -> Any:
+        if request.path != "/metrics" or settings.mode != "server":
+            return None
+        port = request.environ.get("SERVER_PORT")
+        if settings.metrics_port is None or port != str(settings.metrics_port):
+            abort(404)
+        return None
+
+    return guard
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(_on_metrics_port_only(app))
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_ProcessMetrics())
     app.extensions["pixtools.metrics"] = PrometheusMetrics(

@@ -1,11 +1,12 @@
-"""The queues, as transport only: the two Huey instances, enqueueing, and their depth.
+"""The queues, as transport only: the three Huey instances, enqueueing, and their depth.
 
-``standard`` carries Pillow work, ``ml`` PyTorch work (one at a time). Desktop mode keeps
-both in one SQLite file under the data directory; server mode keeps them in Redis (list
-keys ``huey.redis.<prefix>_standard|_ml``, which KEDA reads). What runs on them is
-``pixtools.tasks``: it registers its tasks here at start (``Queues.register``); this module
-only knows their names. A step on the other queue is enqueued explicitly (a Huey
-``.then()`` cannot cross instances).
+``standard`` carries Pillow work, ``ml`` PyTorch work (one at a time), ``webhooks`` the
+deliveries of webhook events (kept apart so that no receiver can hold up image work).
+Desktop mode keeps them in one SQLite file under the data directory; server mode keeps them
+in Redis (list keys ``huey.redis.<prefix>_standard|_ml|_webhooks``, which KEDA reads).
+What runs on them is ``pixtools.tasks``: it registers its tasks here at start
+(``Queues.register``); this module only knows their names. A step on the other queue is
+enqueued explicitly (a Huey ``.then()`` cannot cross instances).
 """
 
 from __future__ import annotations
@@ -22,11 +23,15 @@ from huey.storage import SqliteStorage
 from . import logs
 from .config import Settings
 
-QUEUE_NAMES = ("standard", "ml")
+QUEUE_NAMES = ("standard", "ml", "webhooks")
+# The queues that carry image steps.
+STEP_QUEUES = ("standard", "ml")
 # The tasks' names, as consumers know them.
 RUN_STEPS = "run_steps"
 DELIVER_WEBHOOK = "deliver_webhook"
-DELIVERY_QUEUE = "standard"
+DELIVERY_QUEUE = "webhooks"
+# Deliveries enqueued on ``standard`` by an earlier version are still run there.
+LEGACY_DELIVERY_QUEUE = "standard"
 
 
 class WakingSqliteStorage(SqliteStorage):
@@ -65,16 +70,17 @@ class WakingSqliteStorage(SqliteStorage):
 
 @dataclass
 class Queues:
-    """The two Huey instances and the tasks registered on them (by ``pixtools.tasks``)."""
+    """The three Huey instances and the tasks registered on them (by ``pixtools.tasks``)."""
 
     standard: Huey
     ml: Huey
+    webhooks: Huey
     # Task wrappers by (queue, task name), as ``register`` made them.
     tasks: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def by_name(self, name: str) -> Huey:
         if name not in QUEUE_NAMES:
-            raise KeyError(f"unknown queue {name!r}: choose standard or ml")
+            raise KeyError(f"unknown queue {name!r}: choose {', '.join(QUEUE_NAMES)}")
         huey: Huey = getattr(self, name)
         return huey
 
@@ -106,7 +112,7 @@ def build(settings: Settings) -> Queues:
         return SqliteHuey(name, filename=str(settings.data_dir / "queue.db"), results=False,
                           storage_class=WakingSqliteStorage)
 
-    return Queues(standard=make("standard"), ml=make("ml"))
+    return Queues(standard=make("standard"), ml=make("ml"), webhooks=make("webhooks"))
 
 
 def init_app(app: Flask) -> None:

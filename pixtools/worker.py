@@ -1,4 +1,4 @@
-"""``pixtools worker standard|ml``: a thin wrapper over Huey's consumer with our defaults."""
+"""``pixtools worker standard|ml|webhooks``: Huey's consumer with PixTools' defaults."""
 
 from __future__ import annotations
 
@@ -68,6 +68,16 @@ class HeartbeatConsumer(Consumer):
             self._touch_failed = False
 
 
+def default_workers(settings: Any, queue: str) -> int:
+    """Concurrent tasks of a consumer of ``queue`` when ``-w`` does not say."""
+    if queue == "webhooks":
+        # Deliveries wait on the network, not the CPU: several at once, each bounded by
+        # its deadline.
+        return int(settings.webhook_workers)
+    # DnCNN uses every core for one image: the ml pool runs one job at a time.
+    return int(settings.standard_workers) if queue == "standard" else 1
+
+
 def heartbeat_path(setting: str) -> Path | None:
     """``PIXTOOLS_WORKER_HEARTBEAT_FILE`` as a path (None: no heartbeat)."""
     return Path(setting) if setting else None
@@ -77,8 +87,7 @@ def run(queue: str, *, workers: int | None = None, periodic: bool = True) -> Non
     app = create_app()
     settings = app.extensions["pixtools.settings"]
     if workers is None:
-        # DnCNN uses every core for one image: the ml pool runs one job at a time.
-        workers = settings.standard_workers if queue == "standard" else 1
+        workers = default_workers(settings, queue)
     logging.basicConfig(level=logging.INFO)
     metrics.serve(settings)  # consumers have no web server: PIXTOOLS_METRICS_PORT exports
     huey = get_queues(app).by_name(queue)

@@ -173,11 +173,14 @@ def server_env(
         "PIXTOOLS_REDIS_URL": redis_url,
         "PIXTOOLS_STORAGE_URL": f"s3://{s3_bucket}/images",
         "PIXTOOLS_S3_ENDPOINT_URL": s3_server["endpoint_url"],
-        "PIXTOOLS_SECRET_KEY": "server-test-secret",
+        "PIXTOOLS_SECRET_KEY": f"server-test-{secrets.token_urlsafe(32)}",
         "PIXTOOLS_QUEUE_PREFIX": f"pt_{secrets.token_hex(4)}",
         # Server mode requires API keys by default; most tests call the API anonymously,
         # and the API key tests turn the requirement back on.
         "PIXTOOLS_API_KEYS_REQUIRED": "false",
+        # Server mode asks browsers to sign in by default; the access tests turn it on.
+        "PIXTOOLS_WEB_ACCESS": "open",
+        "PIXTOOLS_HEALTH_TOKEN": "health-test-token",
         **{k: v for k, v in s3_server.items() if k.startswith("AWS_")},
     }
 
@@ -247,8 +250,8 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Process]]:
 @pytest.fixture
 def consumers(server_env: dict[str, str], server_app: Any,
               spawn: Callable[..., Process]) -> list[Process]:
-    """Real ``pixtools worker`` processes for both queues, on the server-mode services."""
-    return [spawn("worker", "standard", env=server_env), spawn("worker", "ml", env=server_env)]
+    """Real ``pixtools worker`` processes for the three queues, on the server-mode services."""
+    return [spawn("worker", queue, env=server_env) for queue in ("standard", "ml", "webhooks")]
 
 
 @pytest.fixture

@@ -98,13 +98,17 @@ def test_recorders_for_webhooks_breakers_sweeper_and_denoise(client):
     metrics.record_webhook_delivery("delivered")
     metrics.record_webhook_delivery("Breaker-Open")
     metrics.record_webhook_delivery("{{injected}}")
-    metrics.record_breaker_state("Hooks.Example.com", "open")
-    metrics.record_breaker_state("other.example", "half-open")
+    from pixtools.webhooks import breaker
+
+    breakers = breaker.get_breakers()
+    for host in ("hooks.example.com", "other.example.com"):  # two opened by failures
+        for _ in range(5):
+            breakers.failed(breaker.key_for("key:1", host))
+    breakers.storage(breaker.key_for("key:2", "third.example")).state = "half-open"
+    metrics.record_breaker_counts({"melted": 7})  # an unknown state is ignored
     metrics.record_sweeper_recovery()
     metrics.record_sweeper_recovery(2)
     metrics.record_step("denoise", "ml", 0.5, 2_000_000)  # 2 MP in 0.5 s: 4 MP/s
-    with pytest.raises(ValueError, match="unknown breaker state"):
-        metrics.record_breaker_state("x.example", "melted")
     after = scrape(client)
 
     def delta(name: str, **labels: str) -> float:
@@ -113,8 +117,11 @@ def test_recorders_for_webhooks_breakers_sweeper_and_denoise(client):
     assert delta("pixtools_webhook_deliveries_total", outcome="delivered") == 2
     assert delta("pixtools_webhook_deliveries_total", outcome="breaker_open") == 1
     assert delta("pixtools_webhook_deliveries_total", outcome="other") == 1
-    assert value(after, "pixtools_webhook_breaker_state", host="hooks.example.com") == 2
-    assert value(after, "pixtools_webhook_breaker_state", host="other.example") == 1
+    assert value(after, "pixtools_webhook_breakers", state="open") == 2
+    assert value(after, "pixtools_webhook_breakers", state="half-open") == 1
+    # Counts by state only: no host or owner ever becomes a label value.
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "example" not in text and "host=" not in text
     assert delta("pixtools_sweeper_recoveries_total") == 3
     assert delta("pixtools_denoise_megapixels_per_second_count") == 1
     assert delta("pixtools_denoise_megapixels_per_second_sum") == pytest.approx(4.0)
@@ -217,3 +224,17 @@ def test_grafana_dashboard_uses_only_metrics_the_app_exports(client):
     for name in sorted(used):
         base = re.sub(r"_(bucket|sum|count|total)$", "", name)
         assert base in families or name in families, f"{name} is not exported"
+
+
+def test_server_mode_serves_metrics_on_the_metrics_port_only(server_env, server_app):
+    from pixtools import create_app
+    from tests.support.environment import settings_from_env
+
+    app = create_app({**settings_from_env(server_env), "metrics_port": 9100})
+    client = app.test_client()
+    assert client.get("/metrics").status_code == 404  # the public port (what Ingress routes)
+    scraped = client.get("/metrics", environ_overrides={"SERVER_PORT": "9100"})
+    assert scraped.status_code == 200 and "pixtools_jobs_submitted_total" in scraped.get_data(
+        as_text=True)
+    unset = create_app(settings_from_env(server_env)).test_client()
+    assert unset.get("/metrics", environ_overrides={"SERVER_PORT": "9100"}).status_code == 404

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request, send_file
 from flask.typing import ResponseReturnValue
 
+from .. import jobs
 from ..errors import Forbidden, NotFound
 from ..imaging import CONTENT_TYPE_BY_EXTENSION
 from ..storage import LocalStorage, get_storage, signing
@@ -27,6 +28,7 @@ def download(key: str) -> ResponseReturnValue:
     )
     if problem:
         raise Forbidden(problem)
+    jobs.refuse_expired_key(key)  # 410 from the job's expiry on, before cleanup has run
     path = storage.path(key)
     if not path.is_file():
         raise NotFound("This file no longer exists: the job may have expired.")

@@ -9,6 +9,7 @@ it hangs, so repeated probes cannot pile up threads.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import threading
 import time
@@ -18,7 +19,7 @@ from typing import Any
 
 import redis
 from alembic.script import ScriptDirectory
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -47,6 +48,19 @@ def live() -> ResponseReturnValue:
     return jsonify(status="ok")
 
 
+def may_see_details(app: Flask) -> bool:
+    """The per-check details are the operator's: desktop mode (which answers on loopback
+    only), or a request with ``PIXTOOLS_HEALTH_TOKEN`` as its bearer token. Anyone else
+    (a load balancer, the internet) learns ready or not, nothing more."""
+    settings = app.extensions["pixtools.settings"]
+    if settings.mode == "desktop":
+        return True
+    token = settings.health_token
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(
+        value.strip().encode(), token.encode())
+
+
 @bp.get("/ready")
 def ready() -> ResponseReturnValue:
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -54,7 +68,11 @@ def ready() -> ResponseReturnValue:
     failing = [name for name, result in checks.items() if result["status"] == "fail"]
     if failing:
         log.warning("not ready", extra={"failing": failing})
-    response = jsonify(status="unready" if failing else "ready", failing=failing, checks=checks)
+    status = "unready" if failing else "ready"
+    if may_see_details(app):
+        response = jsonify(status=status, failing=failing, checks=checks)
+    else:
+        response = jsonify(status=status)
     response.status_code = 503 if failing else 200
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -132,9 +150,9 @@ def check_weights(app: Flask) -> dict[str, Any]:
 
 
 def check_webhooks(app: Flask) -> dict[str, Any]:
-    states = breaker.states(app)
     # An open breaker pauses deliveries to one receiver; PixTools itself is still ready.
-    return {"breakers": states, "open": sorted(h for h, s in states.items() if s == "open")}
+    # Counts only: which hosts (and whose) is nobody's business but the operator's command.
+    return {"breakers": breaker.counts(app)}
 
 
 CHECKS: dict[str, Callable[[Flask], dict[str, Any]]] = {

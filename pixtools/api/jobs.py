@@ -113,7 +113,9 @@ def delete_job(job_id: str) -> ResponseReturnValue:
 
 @bp.get("/jobs/<job_id>/bundle.zip")
 def job_bundle(job_id: str) -> ResponseReturnValue:
-    return bundles.response(jobs.get_for_owner(job_id, current_owner()))
+    job = jobs.get_for_owner(job_id, current_owner())
+    jobs.refuse_if_expired(job)
+    return bundles.response(job)
 
 
 @bp.get("/operations")

@@ -49,12 +49,16 @@ def _json(name: str, description: str, headers: dict[str, Any] | None = None,
 
 
 def _problems(*statuses: int) -> dict[str, Any]:
-    why = {400: "A malformed request (the field is named).", 401: "No or an unknown API key.",
+    why = {400: "A malformed request (the field is named), or a Host this instance does not "
+           "answer to.", 401: "No or an unknown API key.",
            403: "A cookie request without the page's CSRF token.", 404: "No such job (or "
-           "not yours).", 409: "No output has finished yet.", 413: "The upload is too large.",
+           "not yours).", 409: "No output has finished yet.", 410: "The job has expired "
+           "(error `expired`): its results are no longer served.", 413: "The upload is too large.",
            415: "Not an accepted image.", 422: "A bad recipe, image, webhook URL or reused "
            "Idempotency-Key.", 503: "Too much work waiting: try again after Retry-After."}
-    answers = {str(s): _json("Problem", why[s], media=PROBLEM) for s in statuses}
+    # Any request may name a Host this instance does not answer to: 400 everywhere.
+    answers = {str(s): _json("Problem", why[s], media=PROBLEM)
+               for s in sorted({400, *statuses})}
     if 503 in statuses:
         answers["503"]["headers"] = {"Retry-After": _header("Seconds to wait.", "integer")}
     return answers
@@ -145,7 +149,7 @@ def _paths() -> dict[str, Any]:
                 "200": {"description": "A stored (uncompressed) ZIP.", "content": {
                     "application/zip": {"schema": {"type": "string",
                                                    "contentMediaType": "application/zip"}}}},
-                **_problems(401, 404, 409)}}},
+                **_problems(401, 404, 409, 410)}}},
         "/api/v1/jobs/{job_id}/webhook": {"get": {
             "operationId": "getJobWebhook", "summary": "The job's webhook deliveries",
             "parameters": job_id, "responses": {
@@ -153,7 +157,8 @@ def _paths() -> dict[str, Any]:
                 **_problems(401, 404)}}},
         "/api/v1/operations": {"get": {
             "operationId": "listOperations", "summary": "The operations and recipe options",
-            "responses": {"200": _json("CatalogueJSON", "The catalogue.")}}},
+            "responses": {"200": _json("CatalogueJSON", "The catalogue."),
+                          **_problems(401)}}},
         "/api/v1/sandboxes": {"post": {
             "operationId": "createSandbox", "summary": "A webhook receiver on this instance",
             "responses": {"201": _json("SandboxJSON", "The new sandbox.", {

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import errors
 from ..storage import get_storage
-from . import identity
+from . import access, identity
 from .errors import render
 
 csrf = CSRFProtect()
@@ -68,8 +69,21 @@ def _check_csrf() -> None:
     # already pushed (scripts, tests): each request must get its own session's token.
     g.pop("csrf_token", None)
     g.pop("csrf_valid", None)
-    if request.method in UNSAFE_METHODS and identity.authenticated_by() == identity.BY_COOKIE:
+    if request.method in UNSAFE_METHODS and identity.authenticated_by() in identity.BROWSER_AUTH:
         csrf.protect()
+
+
+def _require_login() -> ResponseReturnValue | None:
+    """Login or proxy mode: a page without a signed-in browser goes to the login page."""
+    if not g.get(identity.NEEDS_LOGIN):
+        return None
+    if access.mode() == "proxy":
+        raise errors.Unauthorized(
+            "Sign in through this site's login (the proxy in front of PixTools did not say "
+            "who you are).")
+    if request.method in ("GET", "HEAD"):
+        return redirect(url_for("login.form", next=request.full_path.rstrip("?")))
+    raise errors.Unauthorized("Your session has ended: sign in again with your API key.")
 
 
 def _csrf_failed(exc: CSRFError) -> Response:
@@ -101,6 +115,7 @@ def init_app(app: Flask) -> None:
     )
     csrf.init_app(app)
     app.before_request(_check_csrf)
+    app.before_request(_require_login)
     app.register_error_handler(CSRFError, _csrf_failed)
     policy = content_security_policy(storage_origin(app))
 

@@ -13,12 +13,13 @@ database is always the truth about a job.
 - ``public``: the one representation of a job, for the API, the page, webhooks and the CLI.
 """
 
-from .creation import Order, Upload, check_capacity, create, prepare
-from .expiry import cleanup, delete, expire
+from .creation import Order, Upload, again, check_capacity, create, prepare, recipe_of
+from .expiry import cleanup, delete, expire, refuse_expired_key, refuse_if_expired
 from .leases import LeaseKeeper, LeaseLost
 from .public import JobView, Links, event_body, links, view
 from .redrive import give_up, requeue_lost, restart_point, retry
 from .rows import (
+    batch_for_owner,
     get_for_owner,
     handoff_key,
     list_for_owner,
@@ -43,10 +44,12 @@ from .sweep import SweepReport, dead_letters, describe, sweep
 
 __all__ = [
     "JobView", "LeaseKeeper", "LeaseLost", "Links", "Order", "SweepReport", "Upload",
-    "check_capacity", "claim_step", "cleanup", "create", "dead_letters", "delete", "describe",
+    "again", "batch_for_owner", "check_capacity", "claim_step", "cleanup", "create",
+    "dead_letters", "delete", "describe",
     "event_body", "expire", "fail_step", "finalise", "finish_output", "finish_step",
     "get_for_owner", "give_up", "hand_over", "handoff_key", "links", "list_for_owner",
-    "load_step", "page_for_owner", "prepare", "renew_lease", "report_progress",
+    "load_step", "page_for_owner", "prepare", "recipe_of", "refuse_expired_key",
+    "refuse_if_expired", "renew_lease", "report_progress",
     "requeue_lost", "restart_point",
     "result_key", "retry", "source_key", "start_step", "status_for_owner", "sweep", "view",
 ]

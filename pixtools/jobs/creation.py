@@ -11,10 +11,12 @@ calls ``prepare`` and then ``create``, so each applies the same checks in the sa
 ``prepare`` runs the checks that do not need the image (once for a page with many files);
 ``create`` stores the upload, records the job, commits, then enqueues its first steps. An
 unreachable queue loses nothing: the job is committed and the sweeper enqueues it.
+``again`` makes a failed job anew from its stored upload and recipe, by the same two calls.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from collections.abc import Sequence
@@ -25,16 +27,16 @@ from typing import Any
 import redis
 from flask import current_app
 from sqlalchemy import Table, insert
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
-from .. import logs, metrics, queues
+from .. import clock, imaging, logs, metrics, queues
 from .. import recipe as recipes
 from ..db import db
-from ..errors import ServiceUnavailable
+from ..errors import Conflict, Gone, ServiceUnavailable
 from ..imaging import ImageInfo
-from ..models import Job, Output, Status, Step, new_job_id, utcnow
+from ..models import FAILED, Job, Output, Status, Step, new_job_id, utcnow
 from ..operations import OutputLimits
-from ..storage import get_storage
+from ..storage import StorageError, get_storage
 from ..webhooks import targets
 from ..webhooks.targets import WebhookRequest
 from . import idempotency
@@ -95,6 +97,17 @@ def check_capacity(queue_names: set[str]) -> None:
             )
 
 
+def _unavailable(what: str, exc: Exception) -> ServiceUnavailable:
+    """A dependency is down at submission: the user is told to come back (503 with
+    Retry-After), the operator gets the details in the log; nothing names the bucket,
+    the endpoint or the database to the user."""
+    log.error("submission failed: %s unavailable", what, extra={"error": str(exc)[:500]})
+    return ServiceUnavailable(
+        "The service cannot store new jobs right now (a temporary problem on the server): "
+        "try again in a moment.",
+        retry_after=current_app.extensions["pixtools.settings"].busy_retry_after_seconds)
+
+
 def create(order: Order, upload: Upload, *,
            idempotency_key: str | None = None) -> tuple[Job, bool]:
     """The job for ``upload``: (new job, True), or (the job this key already made, False).
@@ -146,10 +159,16 @@ def _record(order: Order, upload: Upload, idempotency_key: str | None = None,
         output.steps[0].enqueued_at = now  # enqueued right after the commit
         job.outputs.append(output)
     storage = get_storage(current_app)
-    storage.put(job.source_key, upload.data, "application/octet-stream")
+    try:
+        storage.put(job.source_key, upload.data, "application/octet-stream")
+    except StorageError as exc:
+        raise _unavailable("storage", exc) from None
     try:
         _insert(job)
         db.session.commit()
+    except OperationalError as exc:  # the database went away: nothing was recorded
+        db.session.rollback()
+        raise _unavailable("database", exc) from None
     except IntegrityError:
         # Another request with the same idempotency key won the race: drop our copy.
         db.session.rollback()
@@ -192,3 +211,27 @@ def _insert(job: Job) -> None:
     ).scalars().all()
     for step, step_id in zip(steps, step_ids, strict=True):
         step.id = step_id
+
+
+def recipe_of(job: Job) -> str:
+    """The recipe JSON that made ``job``: its outputs' steps and its options."""
+    outputs = [{"steps": [{"op": step.op, **(step.params or {})} for step in output.steps]}
+               for output in sorted(job.outputs, key=lambda output: output.position)]
+    return json.dumps({"outputs": outputs, **recipes.options_of(job.options).model_dump()})
+
+
+def again(job: Job, *, base_url: str) -> Job:
+    """A new job for a failed ``job``'s stored upload and recipe, in the same batch (its
+    request id); refused while the job has not failed (409) or once it expired (410)."""
+    if job.status != FAILED:
+        raise Conflict("Only a failed job can be retried: this one has not failed.")
+    if clock.is_expired(job):
+        raise Gone("This job has expired: its upload is deleted. Upload the image again.")
+    settings = current_app.extensions["pixtools.settings"]
+    data = get_storage(current_app).get(job.source_key)
+    info = imaging.inspect(data, imaging.Limits.from_settings(settings))
+    order = prepare(owner=job.owner, recipe=recipe_of(job),
+                    webhook_urls=[job.webhook_url] if job.webhook_url else [],
+                    base_url=base_url, request_id=job.request_id)
+    made, _ = create(order, Upload(data=data, filename=job.source_name, info=info))
+    return made

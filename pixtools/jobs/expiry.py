@@ -1,9 +1,13 @@
 """The end of a job's life: deleted by its owner, or expired and cleaned up.
 
-``cleanup`` is run by ``pixtools cleanup`` and, every ``PIXTOOLS_CLEANUP_INTERVAL_MINUTES``,
-by the standard consumer that runs periodic tasks. An expired job keeps its row (status
-``expired``) so its history card can say so; its files are deleted. Objects under
-``jobs/<id>/`` whose job row is gone, or already expired, are orphans and are removed.
+Expiry itself is enforced when a job is read (``models.state.status_at``, ``refuse_if_expired``):
+past ``expires_at`` a job is ``expired`` for every reader at once. ``cleanup`` catches the
+rows and files up: it is run by ``pixtools cleanup`` and, every
+``PIXTOOLS_CLEANUP_INTERVAL_MINUTES``, by the standard consumer that runs periodic tasks. An
+expired job keeps its row (status ``expired``, webhook secret cleared) for
+``PIXTOOLS_EXPIRED_RETENTION_HOURS`` so its history card can say so, then the row is
+purged; its files are deleted at once. Objects under ``jobs/<id>/`` whose job row is gone,
+or already expired, are orphans and are removed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from sqlalchemy import select
 
 from .. import clock, hotcache, metrics
 from ..db import db
+from ..errors import JobExpired
 from ..models import Job, utcnow
 from ..models.state import EXPIRED, move
 from ..storage import Storage, StorageError, get_storage
@@ -36,6 +41,7 @@ class CleanupReport:
     dry_run: bool
     expired_jobs: list[str] = field(default_factory=list)
     expired_objects: int = 0
+    purged_jobs: int = 0
     orphan_jobs: list[str] = field(default_factory=list)
     orphan_objects: int = 0
     young_orphans: int = 0
@@ -55,16 +61,41 @@ class CleanupReport:
                 f"Kept {self.young_orphans} job folder(s) without a job row: younger than the "
                 "grace period (an upload may be in progress)."
             )
+        if self.purged_jobs:
+            lines.append(f"{would}{'purge' if self.dry_run else 'Purged'} "
+                         f"{self.purged_jobs} expired job row(s) past their retention.")
         if self.dry_run:
             lines.insert(0, "Dry run: nothing was changed.")
         lines.extend(f"Error: {error}" for error in self.errors)
         return lines
 
 
+def refuse_expired_key(key: str) -> None:
+    """Raise ``JobExpired`` when ``key`` (``jobs/<id>/…``) belongs to an expired job: a
+    download link is honoured no longer than its job, whatever the link says."""
+    parts = key.split("/", 2)
+    if len(parts) == 3 and parts[0] == "jobs":
+        job = db.session.get(Job, parts[1])
+        if job is not None:
+            refuse_if_expired(job)
+
+
+def refuse_if_expired(job: Job) -> None:
+    """Raise ``JobExpired`` (410) when ``job`` is past its expiry time, cleaned up or not."""
+    if clock.is_expired(job):
+        raise JobExpired(
+            f"This job expired at {job.expires_at:%Y-%m-%d %H:%M} UTC: its results are "
+            "deleted and can no longer be downloaded. Submit the image again if you "
+            "still need them."
+        )
+
+
 def expire(job: Job) -> None:
-    """Mark ``job`` expired once its files are deleted; the row stays so history shows it."""
+    """Mark ``job`` expired once its files are deleted; the row stays so history shows it.
+    Its webhook secret goes with it: no event of an expired job is signed again."""
     move("job", job, EXPIRED)
     job.finished_at = job.finished_at or utcnow()
+    job.webhook_secret = None
     for output in job.outputs:
         output.result_key = None  # nothing left to sign a download link for
     db.session.commit()
@@ -85,8 +116,10 @@ def cleanup(*, dry_run: bool = False, orphan_grace: timedelta = ORPHAN_GRACE,
     storage = get_storage(current_app)
     report = CleanupReport(dry_run=dry_run)
     # Expiry is judged by PixTools' clock (as the page judges it); object ages by the wall clock.
-    _expire_jobs(storage, report, now or clock.now())
+    now = now or clock.now()
+    _expire_jobs(storage, report, now)
     _remove_orphans(storage, report, utcnow() - orphan_grace)
+    _purge_expired(report, now)
     if not dry_run:
         metrics.record_cleanup(len(report.expired_jobs), report.orphan_objects)
     log.info(
@@ -128,6 +161,22 @@ def _expire_jobs(storage: Storage, report: CleanupReport, now: datetime) -> None
             log.warning("cannot expire job", extra={"job_id": job_id, "error": str(exc)})
             continue
         report.expired_jobs.append(job_id)
+
+
+def _purge_expired(report: CleanupReport, now: datetime) -> None:
+    """Delete the rows of jobs expired longer ago than the retention (history kept that
+    long); their files went at expiry."""
+    hours = current_app.extensions["pixtools.settings"].expired_retention_hours
+    due = db.session.scalars(
+        select(Job).where(Job.status == EXPIRED,
+                          Job.expires_at <= now - timedelta(hours=hours)).limit(_BATCH)
+    ).all()
+    report.purged_jobs = len(due)
+    if report.dry_run or not due:
+        return
+    for job in due:
+        db.session.delete(job)
+    db.session.commit()
 
 
 def _job_folders(storage: Storage) -> Iterator[tuple[str, list[str]]]:

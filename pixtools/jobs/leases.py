@@ -14,13 +14,11 @@ from types import TracebackType
 from flask import Flask
 
 from ..models import Step
-from .steps import renew_lease
+from .steps import LeaseLost, renew_lease
+
+__all__ = ["LeaseKeeper", "LeaseLost"]
 
 log = logging.getLogger(__name__)
-
-
-class LeaseLost(Exception):
-    """This worker no longer holds the step (the sweeper gave it to another): stop quietly."""
 
 
 class LeaseKeeper:
@@ -38,6 +36,16 @@ class LeaseKeeper:
     def hold(self, step: Step) -> None:
         """The task moved on to ``step`` (already started, so holding its lease)."""
         self._held = (step.id, step.attempts)
+
+    @property
+    def step_id(self) -> int:
+        return self._held[0]
+
+    @property
+    def attempt(self) -> int:
+        """The attempt this task claimed of the step it holds: its final writes are fenced
+        by it."""
+        return self._held[1]
 
     @property
     def lost(self) -> bool:

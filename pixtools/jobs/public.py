@@ -19,9 +19,10 @@ from urllib.parse import urljoin
 
 from flask import current_app
 
+from .. import clock
 from ..imaging import CONTENT_TYPES, EXTENSIONS
 from ..models import Job, Output, Step, utcnow
-from ..models.state import SUCCEEDED
+from ..models.state import EXPIRED, SUCCEEDED, status_at
 from ..recipe import options_of
 from ..storage import Storage, get_storage
 
@@ -34,8 +35,16 @@ class Links:
     ttl: int
     base_url: str
 
-    def download(self, key: str, filename: str, fmt: str) -> str:
-        url = self.storage.signed_url(key, expires_in=self.ttl, filename=filename,
+    def download(self, key: str, filename: str, fmt: str,
+                 not_after: datetime | None = None) -> str | None:
+        """A signed link, never valid past ``not_after`` (the job's expiry); None when that
+        is less than a second away."""
+        ttl = self.ttl
+        if not_after is not None:
+            ttl = min(ttl, int((not_after - clock.now()).total_seconds()))
+            if ttl < 1:
+                return None
+        url = self.storage.signed_url(key, expires_in=ttl, filename=filename,
                                       content_type=CONTENT_TYPES[fmt])
         return urljoin(self.base_url, url)
 
@@ -51,7 +60,12 @@ def safe_stem(job: Job, fallback: str = "image") -> str:
     """The upload's name without extension, safe in any header and on any disk: ASCII
     letters, digits, ``-`` and ``_`` only (accents are dropped, anything else becomes
     ``_``), never a path."""
-    stem = PurePath(job.source_name.replace("\\", "/")).stem
+    return safe_name_stem(job.source_name, fallback)
+
+
+def safe_name_stem(name: str, fallback: str = "image") -> str:
+    """``safe_stem`` of any file name (an upload's, as the page shows it)."""
+    stem = PurePath(name.replace("\\", "/")).stem
     ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
     safe = re.sub(r"[^A-Za-z0-9-]+", "_", ascii_stem).strip("_")
     return safe[:80] or fallback
@@ -203,7 +217,8 @@ def _output_view(job: Job, output: Output, links: Links | None) -> OutputView:
     done = output.status == SUCCEEDED
     url = None
     if done and links is not None and output.result_key and output.format:
-        url = links.download(output.result_key, download_name(job, output), output.format)
+        url = links.download(output.result_key, download_name(job, output), output.format,
+                             not_after=job.expires_at)
     return OutputView(
         position=output.position, status=output.status, error=output.error,
         steps=[_step_view(step) for step in output.steps], format=output.format,
@@ -215,9 +230,15 @@ def _output_view(job: Job, output: Output, links: Links | None) -> OutputView:
 
 
 def view(job: Job, links: Links | None = None) -> JobView:
-    """The job as shown to anyone; ``links`` signs download links (None: no links)."""
+    """The job as shown to anyone; ``links`` signs download links (None: no links).
+
+    Past its expiry time a job is ``expired`` here, for every reader at once, and has no
+    links, whether or not cleanup has run yet."""
+    status = status_at(job.status, job.expires_at, clock.now())
+    if status == EXPIRED:
+        links = None
     return JobView(
-        id=job.id, status=job.status, error=job.error, owner=job.owner,
+        id=job.id, status=status, error=job.error, owner=job.owner,
         request_id=job.request_id, created_at=job.created_at, finished_at=job.finished_at,
         expires_at=job.expires_at, options=options_of(job.options).model_dump(),
         source=SourceView(key=job.source_key, name=job.source_name, format=job.source_format,

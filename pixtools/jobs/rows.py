@@ -63,6 +63,13 @@ def list_for_owner(owner: str, *, limit: int) -> list[Job]:
     return list(db.session.execute(query).scalars())
 
 
+def batch_for_owner(owner: str, request_id: str) -> list[Job]:
+    """The owner's jobs made by one request (one upload of many images), oldest first."""
+    query = (select(Job).where(Job.owner == owner, Job.request_id == request_id)
+             .order_by(Job.created_at, Job.id))
+    return list(db.session.execute(query).scalars())
+
+
 def page_for_owner(owner: str, *, limit: int, statuses: Collection[str] = (),
                    after: tuple[datetime, str] | None = None) -> list[Job]:
     """Up to ``limit`` of the owner's jobs, newest first, optionally of some ``statuses``,

@@ -25,6 +25,25 @@ def _lease_until(now: datetime) -> datetime:
     return now + timedelta(seconds=current_app.extensions["pixtools.settings"].lease_seconds)
 
 
+class LeaseLost(Exception):
+    """This worker no longer holds the step (the sweeper gave it to another): stop quietly."""
+
+
+def _fence(step: Step, attempt: int | None = None) -> None:
+    """Let a step's final write through only while this worker still holds its claim: a
+    conditional UPDATE on the claim (running, this attempt), like the claim itself. Its row
+    lock is held until the write commits, so no other worker can claim the step between.
+    ``attempt`` is the one the worker claimed (after a rollback the row in hand shows the
+    database's, which may be another worker's)."""
+    attempt = step.attempts if attempt is None else attempt
+    held = update_where(Step, [Step.id == step.id, Step.status == RUNNING,
+                               Step.attempts == attempt], lease_expires_at=None)
+    if held != 1:
+        db.session.rollback()
+        raise LeaseLost(f"step {step.id}: attempt {attempt} no longer holds it; its final "
+                        "write is refused")
+
+
 # A delivered task may start its step only from these (the table allows queued → running).
 _claimable = tuple(sources("step", RUNNING) - {RUNNING})
 
@@ -91,6 +110,7 @@ def report_progress(step_id: int, fraction: float) -> None:
 def finish_step(step: Step, *, commit: bool = True) -> None:
     """``commit=False`` when the next commit follows at once (the next step's start, the
     output's result): it records both."""
+    _fence(step)
     move("step", step, SUCCEEDED)
     step.progress, step.finished_at = 100, utcnow()
     step.lease_expires_at = None
@@ -106,10 +126,13 @@ def hand_over(step: Step, next_step: Step) -> None:
 
 
 def finish_output(output: Output, *, key: str, fmt: str, size: tuple[int, int], nbytes: int,
-                  details: dict[str, Any] | None = None) -> None:
+                  details: dict[str, Any] | None = None, attempt: int | None = None) -> None:
     now = utcnow()
+    running = [step for step in output.steps if step.status == RUNNING]
+    for step in running:  # refused (LeaseLost) when another worker holds the step now
+        _fence(step, attempt)
     # The last step stays running (leased) until its result is stored; it ends here.
-    for step in output.steps:
+    for step in running:
         if step.status == RUNNING:
             move("step", step, SUCCEEDED)
             step.progress, step.finished_at = 100, now
@@ -125,10 +148,14 @@ def finish_output(output: Output, *, key: str, fmt: str, size: tuple[int, int], 
 
 
 def fail_step(step: Step, reason: str, *, dead_letter: bool = False,
-              trace: str | None = None) -> None:
+              trace: str | None = None, attempt: int | None = None,
+              detail: str | None = None) -> None:
     """Mark the step, its output and (once all outputs end) its job failed with ``reason``;
-    ``dead_letter`` records it for operators when the input was not at fault."""
+    ``dead_letter`` records it for operators when the input was not at fault, with
+    ``detail`` (what users are not shown: a bucket, an endpoint) as its error."""
     now = utcnow()
+    if step.status == RUNNING:
+        _fence(step, attempt)
     move("step", step, FAILED)
     step.error, step.finished_at = reason, now
     step.lease_expires_at = None
@@ -142,7 +169,8 @@ def fail_step(step: Step, reason: str, *, dead_letter: bool = False,
     if dead_letter:
         db.session.add(DeadLetter(
             job_id=output.job_id, step_id=step.id, output_position=output.position,
-            step_position=step.position, op=step.op, queue=step.queue, error=reason,
+            step_position=step.position, op=step.op, queue=step.queue,
+            error=detail or reason,
             attempts=step.attempts, traceback=trace,
         ))
     db.session.commit()

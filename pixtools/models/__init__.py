@@ -2,11 +2,13 @@
 
 - ``jobs``: a job, its outputs, their steps, and dead letters;
 - ``webhooks``: event deliveries (the outbox) with their attempts, disabled URLs, sandboxes;
-- ``apikeys``: the keys scripts authenticate with.
+- ``apikeys``: the keys scripts authenticate with;
+- ``presets``: recipes saved by their owner.
 """
 
 from .apikeys import ApiKey
 from .jobs import DeadLetter, Job, Output, Step, UTCDateTime, new_job_id, utcnow
+from .presets import Preset
 from .state import (
     EXPIRED,
     FAILED,
@@ -29,6 +31,6 @@ from .webhooks import (
 __all__ = [
     "EXPIRED", "FAILED", "FINISHED", "QUEUED", "RUNNING", "SUCCEEDED", "ApiKey", "DeadLetter",
     "DeliveryStatus", "DisabledWebhookURL", "IllegalTransition", "Job", "Output",
-    "SandboxRequest", "Status", "Step", "UTCDateTime", "WebhookAttempt", "WebhookDelivery",
-    "WebhookSandbox", "new_job_id", "utcnow",
+    "Preset", "SandboxRequest", "Status", "Step", "UTCDateTime", "WebhookAttempt",
+    "WebhookDelivery", "WebhookSandbox", "new_job_id", "utcnow",
 ]

@@ -10,6 +10,7 @@ refused move is a bug caught at once, never a silent corruption. The services in
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -83,6 +84,15 @@ TRANSITIONS: dict[Kind, dict[Any, frozenset[Any]]] = {
         DeliveryStatus.DISABLED: frozenset(),
     },
 }
+
+
+def status_at(status: str, expires_at: datetime, now: datetime) -> str:
+    """A job's status as everyone sees it at ``now``: ``expired`` from ``expires_at`` on,
+    whether or not cleanup has moved the row yet. Expiry is enforced when a job is read,
+    not when cleanup happens to run; cleanup only catches the row (and the files) up."""
+    if status != EXPIRED and expires_at <= now:
+        return EXPIRED
+    return status
 
 
 class IllegalTransition(RuntimeError):

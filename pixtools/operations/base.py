@@ -111,8 +111,9 @@ class Operation:
     - ``check_params(params, limits)``: what the parameters alone show to be over the
       limits, whatever the image (a ``Refusal``), or None;
     - ``report(source metadata, params)`` returns JSON attached to the output's details;
-    - ``compare``: the page shows its outputs beside the original (a before/after view);
-    - ``form_rank``: where the page's form lists it among the steps (lower first; the
+    - ``compare``: its outputs are best judged beside the original (the page now shows
+      that split view for every output; the flag is kept for callers that read it);
+    - ``form_rank``: where the page's "+ Add step" menu lists it (lower first; the
       conversion is never a step there: it is the output formats);
     - ``throughput_metric``: its speed is recorded as
       ``pixtools_<name>_megapixels_per_second``;

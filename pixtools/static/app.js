@@ -31,9 +31,11 @@
     var list = document.getElementById("previews");
     var submit = document.getElementById("submit");
     if (!input || !list) return;
-    previewUrls.forEach(function (url) { URL.revokeObjectURL(url); });
+    // Released a moment later: a preview still loading would otherwise report an error.
+    var stale = previewUrls;
     previewUrls = [];
     list.replaceChildren();
+    setTimeout(function () { stale.forEach(function (url) { URL.revokeObjectURL(url); }); }, 5000);
     var files = Array.prototype.slice.call(input.files || []);
     files.forEach(function (file, index) {
       var item = document.createElement("li");
@@ -89,12 +91,70 @@
       event.preventDefault();
       depth = 0;
       zone.classList.remove("is-dragover");
-      var dropped = Array.prototype.slice.call((event.dataTransfer || {}).files || []);
-      if (!dropped.length) return;
-      var current = Array.prototype.slice.call(fileInput().files || []);
-      setFiles(current.concat(dropped));
+      droppedFiles(event.dataTransfer || {}).then(addFiles);
     });
   }
+
+  function addFiles(files) {
+    if (!files.length) return;
+    var current = Array.prototype.slice.call(fileInput().files || []);
+    setFiles(current.concat(files));
+  }
+
+  // A dropped folder (and the folders in it) gives its images; files give themselves.
+  function droppedFiles(transfer) {
+    var items = Array.prototype.slice.call(transfer.items || []);
+    var entries = items.map(function (item) {
+      return item.webkitGetAsEntry ? item.webkitGetAsEntry() : null;
+    });
+    if (!entries.some(function (entry) { return entry && entry.isDirectory; })) {
+      return Promise.resolve(Array.prototype.slice.call(transfer.files || []));
+    }
+    return Promise.all(entries.filter(Boolean).map(entryFiles)).then(function (lists) {
+      return [].concat.apply([], lists);
+    });
+  }
+
+  function entryFiles(entry) {
+    if (entry.isFile) {
+      return new Promise(function (resolve) {
+        entry.file(function (file) {
+          resolve(/^image\//.test(file.type) || /\.(jpe?g|png|webp|avif|gif|tiff?|bmp|hei[cf])$/i.test(file.name) ? [file] : []);
+        }, function () { resolve([]); });
+      });
+    }
+    var reader = entry.createReader();
+    var found = [];
+    // readEntries answers a batch at a time, and an empty batch at the end.
+    return new Promise(function (resolve) {
+      function next() {
+        reader.readEntries(function (batch) {
+          if (!batch.length) {
+            Promise.all(found.map(entryFiles)).then(function (lists) { resolve([].concat.apply([], lists)); });
+            return;
+          }
+          found = found.concat(batch);
+          next();
+        }, function () { resolve([]); });
+      }
+      next();
+    });
+  }
+
+  // An image pasted anywhere on the page (outside a text field) joins the chosen files.
+  document.addEventListener("paste", function (event) {
+    var target = event.target;
+    if (target instanceof HTMLInputElement && target.type !== "file" || target instanceof HTMLTextAreaElement) return;
+    var files = Array.prototype.slice.call((event.clipboardData || {}).files || [])
+      .filter(function (file) { return /^image\//.test(file.type); });
+    if (!files.length || !fileInput()) return;
+    event.preventDefault();
+    addFiles(files.map(function (file, index) {
+      // Pasted screenshots are all called "image.png": number them.
+      var name = file.name && file.name !== "image.png" ? file.name : "pasted-" + (index + 1) + ".png";
+      return new File([file], name, { type: file.type });
+    }));
+  });
 
   function onInput(event) {
     var target = event.target;
@@ -106,21 +166,6 @@
     if (target.dataset.output) {
       var output = document.getElementById(target.dataset.output);
       if (output) output.textContent = target.value;
-    }
-    if (target.hasAttribute("data-compare-range")) {
-      var figure = target.closest("[data-compare]");
-      if (figure) figure.style.setProperty("--split", target.value + "%");
-    }
-    // Changing a parameter of a step switches that step on, so what you see is what runs.
-    var op = target.closest(".op");
-    if (op && !target.name.startsWith("step.")) {
-      var toggle = op.querySelector('input[name^="step."]');
-      if (toggle && !toggle.checked) toggle.checked = true;
-    }
-    var step = target.closest(".op");
-    if (step) {
-      var on = step.querySelector('input[name^="step."]');
-      step.classList.toggle("is-on", Boolean(on && on.checked));
     }
     var format = target.closest(".format");
     if (format && target.name === "format") format.classList.toggle("is-on", target.checked);
@@ -178,6 +223,19 @@
   document.addEventListener("htmx:beforeRequest", function (event) {
     var status = document.getElementById("form-status");
     if (status && event.target && event.target.id === "upload-form") status.hidden = true;
+  });
+
+  // New cards go to the top of the list, which on a phone is far below the form: bring
+  // the first one into view (a card already in view is left where it is).
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var target = event.detail && event.detail.target;
+    if (!target || target.id !== "jobs") return;
+    var card = target.querySelector(".batch, .card");
+    if (!card) return;
+    var box = card.getBoundingClientRect();
+    if (box.top >= 0 && box.top < window.innerHeight - 80) return;
+    var still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    card.scrollIntoView({ block: "start", behavior: still ? "auto" : "smooth" });
   });
 
   // After the server sends the form back with errors, move focus to the first one.

@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from datetime import datetime
 from typing import BinaryIO
+from urllib.parse import quote
+
+# What may stand unquoted in a quoted-string filename: printable ASCII without " and \.
+_UNSAFE_IN_QUOTES = re.compile(r'[^\x20-\x7e]|["\\]')
+
+
+def content_disposition(filename: str) -> str:
+    """``attachment`` with ``filename`` written safely (RFC 6266, RFC 5987): an ASCII
+    fallback with anything unsafe replaced, and the exact name UTF-8 percent-encoded in
+    ``filename*`` when the two differ. No byte of the name can end the quoted string or
+    add a header parameter."""
+    fallback = _UNSAFE_IN_QUOTES.sub("_", filename) or "download"
+    header = f'attachment; filename="{fallback}"'
+    if fallback != filename:
+        header += f"; filename*=UTF-8''{quote(filename, safe='')}"
+    return header
 
 
 class StorageError(RuntimeError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, BinaryIO, cast
@@ -12,13 +13,18 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .base import Storage, StorageError
+from .base import Storage, StorageError, content_disposition
+
+# Seconds between two probe round trips of the readiness check (each is a write).
+CHECK_EVERY = 30.0
 
 
 class S3Storage(Storage):
     def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None,
                  public_url: str | None = None) -> None:
         self.bucket = bucket
+        self._check_lock = threading.Lock()
+        self._last_check: tuple[float, str | None] | None = None  # (when, error)
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
         # Short timeouts and few retries: a dead endpoint must fail a request, not hang it.
         self._config = Config(
@@ -111,7 +117,7 @@ class S3Storage(Storage):
         params = {
             "Bucket": self.bucket,
             "Key": self._key(key),
-            "ResponseContentDisposition": f'attachment; filename="{filename}"',
+            "ResponseContentDisposition": content_disposition(filename),
             "ResponseContentType": content_type,
         }
         url: str = self._signer().generate_presigned_url(
@@ -120,6 +126,23 @@ class S3Storage(Storage):
         return url
 
     def check(self) -> None:
+        """Round-trip a probe object, at most once every ``CHECK_EVERY`` seconds: readiness
+        probes come every few seconds from every replica, and each round trip is a billed
+        write. Between round trips the last outcome is reported again."""
+        with self._check_lock:
+            last = self._last_check
+            if last is not None and time.monotonic() - last[0] < CHECK_EVERY:
+                if last[1] is not None:
+                    raise StorageError(last[1])
+                return
+            try:
+                self._round_trip()
+            except StorageError as exc:
+                self._last_check = (time.monotonic(), str(exc))
+                raise
+            self._last_check = (time.monotonic(), None)
+
+    def _round_trip(self) -> None:
         key = ".health/probe"
         try:
             self.put(key, b"ok", "text/plain")

@@ -1,8 +1,9 @@
 """Work done by the consumers, registered on the queues at start (``init_app``):
 
-- ``run_steps`` on both queues: an output's steps that belong to that queue (``pipeline``),
-  each run by the ``runner``, which owns timing, metrics and size budgets;
-- ``deliver_webhook``: one attempt at sending a finished job's event (``webhooks.delivery``);
+- ``run_steps`` on ``standard`` and ``ml``: an output's steps that belong to that queue
+  (``pipeline``), each run by the ``runner``, which owns timing, metrics and size budgets;
+- ``deliver_webhook`` on ``webhooks`` (and on ``standard``, for tasks an earlier version
+  enqueued there): one attempt at sending a finished job's event (``webhooks.delivery``);
 - periodic, in the one consumer that runs them: the job sweeper, the webhook sweep, cleanup
   (and ``periodic.SweepTicker`` between Huey's minute ticks).
 """
@@ -40,10 +41,10 @@ def deliver_webhook(delivery_id: str) -> None:
 def init_app(app: Flask) -> None:
     settings = app.extensions["pixtools.settings"]
     found = queues.get_queues(app)
-    for name in queues.QUEUE_NAMES:
+    for name in queues.STEP_QUEUES:
         found.register(name, queues.RUN_STEPS, _in_app_context(app, pipeline.run_steps))
-    found.register(queues.DELIVERY_QUEUE, queues.DELIVER_WEBHOOK,
-                   _in_app_context(app, deliver_webhook))
+    for name in (queues.DELIVERY_QUEUE, queues.LEGACY_DELIVERY_QUEUE):
+        found.register(name, queues.DELIVER_WEBHOOK, _in_app_context(app, deliver_webhook))
     # Periodic tasks run only in the consumer started without --no-periodic: run exactly one.
     standard = found.standard
     standard.periodic_task(crontab(minute="*"), name="sweep_webhooks")(

@@ -31,10 +31,12 @@ from ..operations import REGISTRY, encoding_op
 from ..operations.convert import ConvertParams
 from ..recipe import RecipeOptions, options_of
 from ..storage import StorageError, get_storage
-from . import encoding
+from . import budget, encoding
 from .runner import run_operation
 
 log = logging.getLogger(__name__)
+STORAGE_FAILED = ("the image could not be read or stored because of a storage problem on "
+                  "the server (reported to the operator): try again later")
 
 
 def run_steps(step_id: int) -> None:
@@ -60,7 +62,11 @@ def run_steps(step_id: int) -> None:
         except (PixToolsError, StepFailed) as exc:
             _fail_current(claimed.output, str(exc), lease)
         except StorageError as exc:
-            _fail_current(claimed.output, str(exc), lease, traceback.format_exc())
+            # The user sees a generic reason; the bucket, endpoint and error are for the
+            # operator (the log and the dead letter).
+            log.exception("storage failed", extra={"step_id": step_id})
+            _fail_current(claimed.output, STORAGE_FAILED, lease, traceback.format_exc(),
+                          detail=str(exc))
         except Exception as exc:  # never let one image take the consumer down
             log.exception("step crashed", extra={"step_id": step_id})
             _fail_current(claimed.output, f"internal error ({type(exc).__name__}); try again "
@@ -68,13 +74,19 @@ def run_steps(step_id: int) -> None:
 
 
 def _fail_current(output: Output, reason: str, lease: LeaseKeeper,
-                  trace: str | None = None) -> None:
+                  trace: str | None = None, detail: str | None = None) -> None:
     db.session.rollback()
     if lease.lost:
         return  # the step is another worker's now: leave its state alone
     current = next((s for s in output.steps if s.status not in FINISHED), output.steps[-1])
     # Failures of the input are the user's to fix; anything else is kept as a dead letter.
-    jobs.fail_step(current, reason, dead_letter=trace is not None, trace=trace)
+    try:
+        jobs.fail_step(current, reason, dead_letter=trace is not None, trace=trace,
+                       attempt=lease.attempt if current.id == lease.step_id else None,
+                       detail=detail)
+    except LeaseLost:  # taken over while failing: the new holder decides
+        log.warning("step taken over; its failure is not recorded",
+                    extra={"step_id": current.id})
 
 
 def _target(output: Output) -> ConvertParams:
@@ -176,8 +188,10 @@ def _store_result(output: Output, picture: imaging.Picture, options: RecipeOptio
         # After a handoff the decoded source is gone; its metadata is read again.
         source = imaging.read_embedded(storage.get(job.source_key))
     written = embedded.for_output(source, options.metadata, oriented=options.auto_orient)
-    encoded = encoding.encode_result(picture, target, written, avif_speed=settings.avif_speed,
-                                     limits=settings.search_limits)
+    deadline = budget.Deadline(settings.step_max_seconds, "encoding the result")
+    encoded = budget.run_within(deadline, lambda: encoding.encode_result(
+        picture, target, written, avif_speed=settings.avif_speed,
+        limits=settings.search_limits))
     key = jobs.result_key(job.id, output.position, imaging.EXTENSIONS[encoded.format])
     storage.put(key, encoded.data, imaging.CONTENT_TYPES[encoded.format])
 
@@ -193,4 +207,5 @@ def _store_result(output: Output, picture: imaging.Picture, options: RecipeOptio
         details["notes"] = notes
     lease.check()
     jobs.finish_output(output, key=key, fmt=encoded.format, size=picture.size,
-                       nbytes=len(encoded.data), details=details or None)
+                       nbytes=len(encoded.data), details=details or None,
+                       attempt=lease.attempt)

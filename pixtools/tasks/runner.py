@@ -14,6 +14,7 @@ from .. import logs, metrics
 from ..errors import StepFailed
 from ..ml import runtime
 from ..operations import REGISTRY, OutputLimits
+from . import budget
 
 log = logging.getLogger(__name__)
 
@@ -26,19 +27,31 @@ def run_operation(
 ) -> list[Image.Image]:
     """Run one step on a still (one frame) or on every frame of an animation.
 
-    An operation that predicts its result (``Operation.predict_size``) is refused before it
-    allocates anything over the output limits; every result is checked after it too.
+    Every operation's result is predicted before it allocates anything
+    (``Operation.predict_size``, else the input's size: the operation never grows it) and
+    refused over the output limits; every result is checked after it too. The operation
+    runs within the step's time budget (``budget``).
     """
     operation = REGISTRY[name]
     logs.bind(step=name)
     settings = current_app.extensions["pixtools.settings"]
     limits = OutputLimits.from_settings(settings)
     validated = operation.params.model_validate(params)
-    if operation.predict_size is not None:
-        _check(limits, name, operation.predict_size(frames[0].size, validated), "would make")
+    predicted = (operation.predict_size(frames[0].size, validated)
+                 if operation.predict_size is not None else frames[0].size)
+    _check(limits, name, predicted, "would make")
+    deadline = budget.Deadline(settings.step_max_seconds, name)
+
+    def checked_progress(fraction: float) -> None:
+        deadline.check()  # abandoned work stops at its next report
+        progress(fraction)
+
+    def work() -> list[Image.Image]:
+        with runtime.configured(settings.denoise_config):
+            return operation.run(frames, validated, checked_progress)
+
     started = time.perf_counter()
-    with runtime.configured(settings.denoise_config):
-        result = operation.run(frames, validated, progress)
+    result = budget.run_within(deadline, work)
     elapsed = time.perf_counter() - started
     _check(limits, name, result[0].size, "made")
     log.info(

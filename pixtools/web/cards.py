@@ -13,14 +13,13 @@ import binascii
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import PurePath
 from typing import Any
 
 from flask import request, url_for
 
-from .. import clock, jobs, operations
+from .. import clock, jobs
 from ..imaging import CONTENT_TYPES, EXTENSIONS
-from ..jobs.public import JobView, Links, OutputView
+from ..jobs.public import JobView, Links, OutputView, safe_name_stem
 from ..models import Job
 from ..models.state import FINISHED, QUEUED, RUNNING, SUCCEEDED
 from ..quality import placeholders
@@ -75,10 +74,13 @@ class StepLine:
 
 @dataclass
 class Compare:
+    """The original and an output in one split view; ``width`` × ``height`` is the
+    original's, which "1:1" zooms to."""
+
     before: str
     after: str
-    # "actual": both at 100 % on the same centre crop; "fit": sizes differ, both scaled.
-    mode: str
+    width: int
+    height: int
 
 
 @dataclass
@@ -172,16 +174,20 @@ class JobCard:
 
 
 def _compare(view: JobView, output: OutputView, links: Links) -> Compare | None:
-    if output.url is None or not any(operations.REGISTRY[s.op].compare for s in output.steps):
-        return None
+    """Every output the browser can show gets a compare with its original (a TIFF or BMP
+    on either side cannot be shown, so it gets a thumbnail)."""
     source = view.source
-    if source.format not in CONTENT_TYPES:
+    if output.url is None or source.format not in CONTENT_TYPES:
         return None  # a browser cannot show a TIFF or BMP original
-    stem = PurePath(source.name).stem or "image"
+    if (output.format or "") not in CONTENT_TYPES:
+        return None
+    # The upload's own name is the user's: only its safe stem reaches a header.
+    stem = safe_name_stem(source.name)
     before = links.download(source.key, f"{stem}-original.{EXTENSIONS[source.format]}",
-                            source.format)
-    same = (output.width, output.height) == (source.width, source.height)
-    return Compare(before=before, after=output.url, mode="actual" if same else "fit")
+                            source.format, not_after=view.expires_at)
+    if before is None:
+        return None
+    return Compare(before=before, after=output.url, width=source.width, height=source.height)
 
 
 def _panel(view: JobView, output: OutputView, links: Links) -> OutputPanel:

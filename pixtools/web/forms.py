@@ -21,7 +21,9 @@ from werkzeug.datastructures import MultiDict
 
 from .. import jobs, operations
 from ..errors import PixToolsError
+from . import steps
 from .controls import Control
+from .steps import StepSection
 
 # Formats whose encoder has no quality setting: they get no slider.
 LOSSLESS_FORMATS = frozenset({"png"})
@@ -63,35 +65,6 @@ class FormatOption:
 
 
 @dataclass
-class StepSection:
-    """One operation of the registry, used by every output when ``enabled``."""
-
-    op: str
-    summary: str
-    queue: str
-    toggle: Control
-    controls: list[Control]
-    error: str | None = None
-
-    @property
-    def enabled(self) -> bool:
-        # An unticked box is indistinguishable from an untouched one, so a switch alone
-        # never turns a step on; typed values (numbers, choices, text) do.
-        return self.toggle.checked or any(
-            c.changed for c in self.controls if c.param["type"] != "boolean"
-        )
-
-    def params(self) -> dict[str, Any]:
-        """The parameters to send: what differs from the defaults, and every required one."""
-        chosen = {}
-        for control in self.controls:
-            value = control.value()
-            if value is not None and (value != control.default or control.param["required"]):
-                chosen[control.param["name"]] = value
-        return chosen
-
-
-@dataclass
 class RecipeForm:
     formats: list[FormatOption]
     encoding: list[Control]
@@ -130,7 +103,7 @@ class RecipeForm:
         chosen = [option for option in self.formats if option.checked]
         if not chosen:
             self.errors["format"] = "Choose at least one output format."
-        shared = [s for s in self.steps if s.enabled]
+        shared = [s for s in self.steps if s.active]
         shared_params = [(s, s.params()) for s in shared]
         encoding = {c.param["name"]: c.value() for c in self.encoding if c.changed}
         auto_orient = self.auto_orient.value()
@@ -200,18 +173,6 @@ class RecipeForm:
             self.errors["general"] = message
 
 
-def _ordered_ops() -> list[operations.Operation]:
-    """The steps in the order they run: each operation's ``form_rank``; the conversion is
-    not a step here (its formats are the outputs)."""
-    ops = [op for op in operations.REGISTRY.values() if not op.encoding]
-
-    def rank(op: operations.Operation) -> tuple[int, int]:
-        # Models (the ml queue) are trained on untouched pixels: they run first.
-        return (0 if op.queue == "ml" else 1, op.form_rank)
-
-    return sorted(ops, key=rank)
-
-
 def build(form: MultiDict[str, str] | None = None, *,
           shown_formats: Sequence[str] = SHOWN_BY_EVERY_BROWSER) -> RecipeForm:
     """The form with the values of a submitted ``form`` (or the defaults when ``None``);
@@ -232,24 +193,22 @@ def build(form: MultiDict[str, str] | None = None, *,
         Control(f"{encoder.name}.{name}", param, raw(f"{encoder.name}.{name}"))
         for name, param in params.items() if name not in ("format", "quality", *AUTO_FIELDS)
     ]
-    steps = []
-    for op in _ordered_ops():
-        described = op.describe()
-        toggle_param = {"name": op.name, "type": "boolean", "required": False,
-                        "default": False, "description": ""}
-        steps.append(StepSection(
-            op=op.name,
-            summary=op.summary,
-            queue=op.queue,
-            toggle=Control(f"step.{op.name}", toggle_param, raw(f"step.{op.name}"),
-                           label=f"Use {op.name}"),
-            controls=[Control(f"{op.name}.{p['name']}", p, raw(f"{op.name}.{p['name']}"))
-                      for p in described["params"]],
-        ))
+    # The builder marks its forms: then only its listed steps were sent, and the others
+    # show their defaults (a form without the mark sent every section).
+    listed = form.getlist("step") if form is not None else []
+    builder = form is not None and form.get("builder") == "1"
+    sections = steps.arrange([
+        steps.section(op, raw if not builder or op.name in listed else steps.untouched)
+        for op in steps.ordered_ops()], listed)
     auto_orient = Control("auto_orient", AUTO_ORIENT, raw("auto_orient"), label="Auto-orient")
     webhook = Control("webhook_url", WEBHOOK_URL, raw("webhook_url"), label="Webhook URL")
-    return RecipeForm(formats=formats, encoding=encoding, steps=steps,
-                      auto_orient=auto_orient, webhook_url=webhook)
+    built = RecipeForm(formats=formats, encoding=encoding, steps=sections,
+                       auto_orient=auto_orient, webhook_url=webhook)
+    unknown = sorted(set(listed) - {section.op for section in sections})
+    if unknown:
+        built.errors["general"] = (f"Unknown step {', '.join(unknown)}: choose from "
+                                   + ", ".join(section.op for section in sections) + ".")
+    return built
 
 
 def _format_options(params: dict[str, Any], raw: Callable[[str], str | None],

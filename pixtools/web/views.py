@@ -21,31 +21,37 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 
-from .. import jobs
+from .. import jobs, presets
 from ..errors import PixToolsError
 from ..http import uploads
 from ..http.identity import current_owner
+from . import batches as web_batches
 from . import cards as web_cards
 from . import forms as web_forms
+from . import recipe_io
+from .htmx import is_partial
 
 bp = Blueprint("web", __name__)
 
 HISTORY_LIMIT = 60
 
 
-def is_partial() -> bool:
-    """An htmx request that wants a fragment (boosted links and history want a page)."""
-    headers = request.headers
-    return (
-        headers.get("HX-Request") == "true"
-        and headers.get("HX-Boosted") != "true"
-        and headers.get("HX-History-Restore-Request") != "true"
-    )
-
-
-def _history() -> list[web_cards.JobCard]:
-    return [web_cards.card(job) for job in jobs.list_for_owner(current_owner(),
-                                                               limit=HISTORY_LIMIT)]
+def _history() -> list[tuple[Any, web_cards.JobCard]]:
+    """The owner's cards, newest first, each upload of several images under its batch
+    header (the header comes with the batch's first card)."""
+    found = jobs.list_for_owner(current_owner(), limit=HISTORY_LIMIT)
+    cards = [web_cards.card(job) for job in found]
+    groups: dict[str, list[web_cards.JobCard]] = {}
+    for job, card in zip(found, cards, strict=True):
+        if job.request_id:
+            groups.setdefault(job.request_id, []).append(card)
+    entries: list[tuple[Any, web_cards.JobCard]] = []
+    for job, card in zip(found, cards, strict=True):
+        group = groups.get(job.request_id or "", [])
+        first = len(group) > 1 and group[0] is card
+        entries.append((web_batches.summary(job.request_id or "", group) if first else None,
+                        card))
+    return entries
 
 
 def _page(form: web_forms.RecipeForm, status: int = 200, **extra: Any) -> ResponseReturnValue:
@@ -63,10 +69,19 @@ def _page_context() -> dict[str, Any]:
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    return _page(web_forms.build(shown_formats=_shown_formats()))
+    key = request.args.get("preset")
+    if key:
+        return _page(form_for(key))
+    return _page(web_forms.build(shown_formats=shown_formats()))
 
 
-def _shown_formats() -> list[str]:
+def form_for(key: str) -> web_forms.RecipeForm:
+    """The builder filled in from the owner's (or a built-in) preset ``key``."""
+    choice = presets.get_for_owner(key, current_owner())
+    return web_forms.build(recipe_io.fields_of(choice.recipe), shown_formats=shown_formats())
+
+
+def shown_formats() -> list[str]:
     """The image formats this browser says it shows (Chromium and Firefox list AVIF and
     WebP in a page request's Accept header); JPEG always."""
     listed = set(request.accept_mimetypes.values())
@@ -115,12 +130,20 @@ def create_jobs() -> ResponseReturnValue:
         return _page(form, status, rejected=rejected)
     response = make_response(
         render_template("partials/uploaded.html", form=form, created=created,
-                        rejected=rejected, webhook=order.webhook if created else None),
+                        rejected=rejected, webhook=order.webhook if created else None,
+                        batch=_batch(order, created)),
         status,
     )
     # app.js clears the file picker once its files are handled, accepted or not.
     response.headers["HX-Trigger"] = "pixtools:files-sent"
     return response
+
+
+def _batch(order: jobs.Order, created: list[web_cards.JobCard]) -> Any:
+    """The header over an upload of several images (they share the request's id)."""
+    if len(created) < 2 or not order.request_id:
+        return None
+    return web_batches.summary(order.request_id, created)
 
 
 @bp.get("/jobs/<job_id>")

@@ -1,15 +1,23 @@
-"""One pybreaker circuit breaker per destination host.
+"""One circuit breaker per owner and destination host, never held across the HTTP call.
 
-In server mode the breaker's state lives in Redis (pybreaker's ``CircuitRedisStorage``), so
-every worker of the fleet sees the same state: one dead receiver trips it for all of them.
-Desktop mode keeps the state in memory (one process runs every worker there).
+The state is kept in pybreaker's storage (``CircuitRedisStorage`` in server mode, so every
+worker of the fleet sees one state; ``CircuitMemoryStorage`` in desktop mode, where one
+process runs every worker), but the transitions are made here, around the call rather than
+through ``CircuitBreaker.call``: that holds the breaker's lock for the whole POST, so every
+other delivery to the host would wait behind a slow receiver. Here a delivery asks
+``admit`` (a read), sends without any lock, then reports ``succeeded`` or ``failed``.
 
-``states()`` gives the state of every known breaker by host, for health and metrics.
+Breakers are keyed by owner *and* host: one owner's failing receiver path cannot hold back
+another owner's events to the same shared host. The owner appears in keys only as a digest.
+``counts()`` gives how many breakers are in each state, for health and metrics: no host or
+owner ever becomes a label.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pybreaker
@@ -20,15 +28,23 @@ from ..config import Settings
 
 EXTENSION = "pixtools.webhook_breakers"
 _STATE_SUFFIX = ":pybreaker:state"
+STATES = (pybreaker.STATE_CLOSED, pybreaker.STATE_OPEN, pybreaker.STATE_HALF_OPEN)
+CircuitOpen = pybreaker.CircuitBreakerError
+
+
+def key_for(owner: str, host: str) -> str:
+    """The breaker of one owner's deliveries to one host (``host`` with its port)."""
+    digest = hashlib.sha256(owner.encode()).hexdigest()[:16]
+    return f"{digest}:{host}"
 
 
 class Breakers:
-    """The breakers of one app, created on first use for each host."""
+    """The breakers of one app, their state created on first use for each key."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._lock = threading.Lock()
-        self._by_host: dict[str, pybreaker.CircuitBreaker] = {}
+        self._lock = threading.Lock()  # guards the dict and memory counters, never a call
+        self._storages: dict[str, pybreaker.CircuitBreakerStorage] = {}
         self._redis: redis.Redis | None = None
         if settings.mode == "server":
             # pybreaker's Redis storage expects bytes back, so no decode_responses here.
@@ -36,42 +52,60 @@ class Breakers:
                 settings.redis_url, socket_timeout=3, socket_connect_timeout=3
             )
 
-    def _namespace(self, host: str) -> str:
-        return f"{self.settings.queue_prefix}:webhooks:{host}"
+    def _namespace(self, key: str) -> str:
+        return f"{self.settings.queue_prefix}:webhooks:{key}"
 
-    def get(self, host: str) -> pybreaker.CircuitBreaker:
+    def storage(self, key: str) -> pybreaker.CircuitBreakerStorage:
         with self._lock:
-            breaker = self._by_host.get(host)
-            if breaker is None:
-                storage: pybreaker.CircuitBreakerStorage
+            found = self._storages.get(key)
+            if found is None:
                 if self._redis is not None:
-                    storage = pybreaker.CircuitRedisStorage(
-                        pybreaker.STATE_CLOSED, self._redis, namespace=self._namespace(host)
-                    )
+                    found = pybreaker.CircuitRedisStorage(
+                        pybreaker.STATE_CLOSED, self._redis, namespace=self._namespace(key))
                 else:
-                    storage = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
-                breaker = pybreaker.CircuitBreaker(
-                    fail_max=self.settings.webhook_breaker_threshold,
-                    reset_timeout=self.settings.webhook_breaker_reset_seconds,
-                    state_storage=storage,
-                    name=host,
-                    # Record the receiver's real error for the attempt that trips the breaker.
-                    throw_new_error_on_trip=False,
-                )
-                self._by_host[host] = breaker
-            return breaker
+                    found = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
+                self._storages[key] = found
+            return found
 
-    def retry_at(self, breaker: pybreaker.CircuitBreaker) -> datetime:
+    def admit(self, key: str) -> None:
+        """Raise ``CircuitOpen`` while the breaker is open; after its reset time the next
+        call is let through as a trial (half-open)."""
+        store = self.storage(key)
+        if store.state != pybreaker.STATE_OPEN:
+            return
+        if datetime.now(UTC) < self.retry_at(key):
+            raise CircuitOpen(f"the circuit for {key.split(':', 1)[1]} is open")
+        store.state = pybreaker.STATE_HALF_OPEN
+
+    def succeeded(self, key: str) -> None:
+        store = self.storage(key)
+        store.reset_counter()
+        if store.state != pybreaker.STATE_CLOSED:
+            store.state = pybreaker.STATE_CLOSED
+
+    def failed(self, key: str) -> None:
+        """Count a failure; open the breaker at the threshold, or when a trial failed."""
+        store = self.storage(key)
+        with self._lock:
+            store.increment_counter()
+            count = store.counter
+        if (store.state == pybreaker.STATE_HALF_OPEN
+                or count >= self.settings.webhook_breaker_threshold):
+            store.state = pybreaker.STATE_OPEN
+            store.opened_at = datetime.now(UTC)
+
+    def retry_at(self, key: str) -> datetime:
         """When an open breaker lets the next (trial) call through."""
-        opened = breaker._state_storage.opened_at or datetime.now(UTC)
+        opened = self.storage(key).opened_at or datetime.now(UTC)
         # Redis keeps whole seconds: add one so the trial is never refused as "too early".
-        return opened + timedelta(seconds=breaker.reset_timeout + 1)
+        return opened + timedelta(seconds=self.settings.webhook_breaker_reset_seconds + 1)
 
     def states(self) -> dict[str, str]:
-        """``{host: "closed" | "open" | "half-open"}`` for every host with a breaker."""
+        """``{key: "closed" | "open" | "half-open"}`` for every breaker (operators only)."""
         if self._redis is None:
             with self._lock:
-                return {host: b.current_state for host, b in sorted(self._by_host.items())}
+                items = sorted(self._storages.items())
+            return {key: store.state for key, store in items}
         prefix = f"{self.settings.queue_prefix}:webhooks:"
         found: dict[str, str] = {}
         for key in self._redis.scan_iter(match=f"{prefix}*{_STATE_SUFFIX}", count=500):
@@ -80,6 +114,11 @@ class Breakers:
             if isinstance(value, bytes):
                 found[name[len(prefix):-len(_STATE_SUFFIX)]] = value.decode()
         return dict(sorted(found.items()))
+
+    def counts(self) -> dict[str, int]:
+        """How many breakers are in each state: the only breaker figures shown publicly."""
+        tally = Counter(self.states().values())
+        return {state: tally.get(state, 0) for state in STATES}
 
 
 def init_app(app: Flask) -> None:
@@ -92,5 +131,10 @@ def get_breakers(app: Flask | None = None) -> Breakers:
 
 
 def states(app: Flask | None = None) -> dict[str, str]:
-    """Breaker state per destination host (for ``/api/health/ready`` and metrics)."""
+    """Breaker state per owner digest and host (``pixtools`` commands, never labels)."""
     return get_breakers(app).states()
+
+
+def counts(app: Flask | None = None) -> dict[str, int]:
+    """Breakers per state (for ``/api/health/ready`` details and metrics)."""
+    return get_breakers(app).counts()

@@ -1,10 +1,13 @@
 """Sending one delivery of the outbox: one attempt at a time.
 
 Each attempt claims the delivery row (so two copies of the task never send at once),
-checks the target again, asks the host's circuit breaker, sends, records the attempt and,
-when it should be retried, schedules the next one. The database row is the truth: a lost
-task is found again by ``outbox.sweep``. The event body is the job's public representation,
-rendered by the caller (``render``): this package does not know how jobs are shown.
+checks the target again, asks the circuit breaker of the job's owner and the host, sends
+within a hard wall-clock deadline, records the attempt and, when it should be retried,
+schedules the next one; ``Retry-After`` never delays it past the backoff maximum, and any
+failure inside PixTools counts as an attempt, so every delivery ends. The database row is
+the truth: a lost task is found again by ``outbox.sweep``. The event body is the job's
+public representation, rendered by the caller (``render``): this package does not know how
+jobs are shown.
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ import logging
 import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from http.client import HTTPException
 from typing import Any
 
-import pybreaker
 import urllib3
 from flask import current_app
 from sqlalchemy import or_, update
@@ -44,14 +47,21 @@ DEAD, DISABLED = DeliveryStatus.DEAD, DeliveryStatus.DISABLED
 RETRY, DEFERRED = "retry", "deferred"
 # A scheduled task may run a little before its row says it is due (clock steps, rounding).
 EARLY_SLACK = timedelta(seconds=1)
+# A claim outlives the attempt's deadline by this much (rendering, recording, a slow commit).
+CLAIM_MARGIN_SECONDS = 60
 # The event body of a job: the job's public representation, rendered by the caller.
 Render = Callable[[Job, str], dict[str, Any]]
 
 
+def claim_seconds(settings: Any) -> float:
+    """How long a claim lasts: well past the attempt's hard deadline, so a claim never
+    lapses (and the sweep never hands the row to a second worker) while it is being sent."""
+    return float(settings.webhook_timeout_seconds + CLAIM_MARGIN_SECONDS)
+
+
 def _claim(delivery_id: str, now: datetime) -> bool:
     settings = current_app.extensions["pixtools.settings"]
-    hold = timedelta(seconds=settings.webhook_connect_timeout_seconds
-                     + settings.webhook_read_timeout_seconds + 30)
+    hold = timedelta(seconds=claim_seconds(settings))
     claimed = db.session.execute(
         update(WebhookDelivery)
         .where(
@@ -75,6 +85,14 @@ def _backoff(settings: Any, attempts: int) -> float:
     return float(delay * random.uniform(1 - jitter, 1 + jitter))
 
 
+def _clamp(settings: Any, retry_after: float | None, attempts: int) -> float:
+    """The delay before the next attempt: the receiver's ``Retry-After`` when it gave one,
+    never longer than the backoff maximum (the retry window then decides ``dead``)."""
+    if retry_after is None:
+        return _backoff(settings, attempts)
+    return float(min(max(0.0, retry_after), settings.webhook_backoff_max_seconds))
+
+
 def _record(delivery: WebhookDelivery, outcome: str, *, status: int | None = None,
             latency: float | None = None, error: str | None = None,
             retry_in: float | None = None, sent: bool = True) -> float | None:
@@ -85,9 +103,9 @@ def _record(delivery: WebhookDelivery, outcome: str, *, status: int | None = Non
         delivery.attempts += 1
     next_at = None
     if retry_in is not None:
+        retry_in = min(retry_in, settings.webhook_backoff_max_seconds)
         next_at = now + timedelta(seconds=retry_in)
-        deadline = delivery.created_at + timedelta(hours=settings.webhook_retry_window_hours)
-        if next_at > deadline:
+        if next_at > _window_end(delivery, settings):
             outcome, next_at, retry_in = DEAD, None, None
             error = (f"{error}; gave up: the retry window of "
                      f"{settings.webhook_retry_window_hours:g} h is over")
@@ -110,6 +128,13 @@ def _record(delivery: WebhookDelivery, outcome: str, *, status: int | None = Non
     return retry_in
 
 
+def _window_end(delivery: WebhookDelivery, settings: Any) -> datetime:
+    created = delivery.created_at
+    if created.tzinfo is None:  # SQLite hands naive datetimes back
+        created = created.replace(tzinfo=utcnow().tzinfo)
+    return created + timedelta(hours=settings.webhook_retry_window_hours)
+
+
 def attempt(delivery_id: str, render: Render) -> float | None:
     """Make one attempt; return seconds until the next one, or None when there is none."""
     if not _claim(delivery_id, utcnow()):
@@ -119,6 +144,10 @@ def attempt(delivery_id: str, render: Render) -> float | None:
     if delivery is None or job is None:
         return None
     settings = current_app.extensions["pixtools.settings"]
+    if utcnow() > _window_end(delivery, settings):  # however it got here, it ends now
+        return _record(delivery, DEAD, sent=False,
+                       error=f"{delivery.last_error or 'not delivered'}; gave up: the retry "
+                             f"window of {settings.webhook_retry_window_hours:g} h is over")
     reason = targets.disabled_reason(delivery.url)
     if reason:
         return _record(delivery, DISABLED, error=f"not sent: {reason}", sent=False)
@@ -135,39 +164,41 @@ def attempt(delivery_id: str, render: Render) -> float | None:
 
 def _send(delivery: WebhookDelivery, job: Job, target: ssrf.Target,
           render: Render) -> float | None:
-    """Sign and send the event through the host's breaker; record what happened."""
+    """Sign and send the event past the breaker of (owner, host); record what happened.
+
+    The breaker is asked before and told after; no lock is held while the POST runs, and
+    the POST itself ends at its hard deadline whatever the receiver does.
+    """
     settings = current_app.extensions["pixtools.settings"]
     body = json.dumps(render(job, delivery.event), separators=(",", ":")).encode()
     headers = signing.headers(job.webhook_secret or "", delivery.id, body.decode())
     breakers = breaker.get_breakers()
+    key = breaker.key_for(job.owner, target.breaker_key)
     try:
-        guard = breakers.get(target.breaker_key)
-        response = guard.call(
-            http.post, target, body, headers,
-            connect_timeout=settings.webhook_connect_timeout_seconds,
-            read_timeout=settings.webhook_read_timeout_seconds,
-        )
-    except pybreaker.CircuitBreakerError:
-        wait = max(0.0, (breakers.retry_at(guard) - utcnow()).total_seconds())
+        breakers.admit(key)
+    except breaker.CircuitOpen:
+        wait = max(0.0, (breakers.retry_at(key) - utcnow()).total_seconds())
         return _record(delivery, DEFERRED, sent=False, retry_in=wait,
                        error=f"not sent: the circuit for {target.breaker_key} is open "
                              "after repeated failures")
+    try:
+        response = http.post(
+            target, body, headers,
+            connect_timeout=settings.webhook_connect_timeout_seconds,
+            read_timeout=settings.webhook_read_timeout_seconds,
+            deadline_seconds=settings.webhook_timeout_seconds,
+        )
     except http.ReceiverDown as exc:
+        breakers.failed(key)
         answer = exc.response
-        retry_in = answer.retry_after
-        if retry_in is None:
-            retry_in = _backoff(settings, delivery.attempts + 1)
         return _record(delivery, RETRY, status=answer.status, latency=answer.latency_ms,
-                       error=_answer_error(answer), retry_in=retry_in)
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
+                       error=_answer_error(answer),
+                       retry_in=_clamp(settings, answer.retry_after, delivery.attempts + 1))
+    except (urllib3.exceptions.HTTPError, OSError, HTTPException) as exc:
+        breakers.failed(key)
         return _record(delivery, RETRY, error=_network_error(exc),
                        retry_in=_backoff(settings, delivery.attempts + 1))
-    except Exception as exc:  # e.g. Redis unreachable for the breaker: try again later
-        log.exception("webhook attempt crashed", extra={"delivery_id": delivery.id})
-        db.session.rollback()
-        db.session.refresh(delivery)
-        return _record(delivery, RETRY, error=f"internal error ({type(exc).__name__})",
-                       retry_in=_backoff(settings, delivery.attempts + 1), sent=False)
+    breakers.succeeded(key)
     return _judge(delivery, response)
 
 
@@ -184,11 +215,9 @@ def _judge(delivery: WebhookDelivery, response: http.Response) -> float | None:
         return _record(delivery, DISABLED, status=status, latency=latency,
                        error=f"HTTP 410 Gone: this URL is now disabled ({reason})")
     if status == 429:
-        retry_in = response.retry_after
-        if retry_in is None:
-            retry_in = _backoff(settings, delivery.attempts + 1)
         return _record(delivery, RETRY, status=status, latency=latency,
-                       error="HTTP 429 Too Many Requests", retry_in=retry_in)
+                       error="HTTP 429 Too Many Requests",
+                       retry_in=_clamp(settings, response.retry_after, delivery.attempts + 1))
     if 300 <= status < 400:
         where = f" to {response.location}" if response.location else ""
         return _record(delivery, DELIVERY_FAILED, status=status, latency=latency,
@@ -204,6 +233,8 @@ def _answer_error(response: http.Response) -> str:
 
 
 def _network_error(exc: BaseException) -> str:
+    if isinstance(exc, http.DeadlineExceeded):
+        return str(exc)
     if isinstance(exc, urllib3.exceptions.NewConnectionError | ConnectionRefusedError):
         return "connection refused or unreachable"
     if isinstance(exc, urllib3.exceptions.ConnectTimeoutError):
@@ -215,15 +246,30 @@ def _network_error(exc: BaseException) -> str:
     return f"network error: {type(exc).__name__}: {exc}"
 
 
+def _count_internal_error(delivery_id: str, exc: BaseException) -> float | None:
+    """Record a crash of the attempt itself as a counted attempt, so a delivery that keeps
+    failing inside PixTools reaches its retry window and ends ``dead`` instead of looping."""
+    db.session.rollback()
+    delivery = db.session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.status != SENDING:
+        return None
+    settings = current_app.extensions["pixtools.settings"]
+    return _record(delivery, RETRY, error=f"internal error ({type(exc).__name__})",
+                   retry_in=_backoff(settings, delivery.attempts + 1))
+
+
 def run(delivery_id: str, render: Render) -> None:
     """The task body: one attempt, then schedule the next one if there is one."""
     try:
         retry_in = attempt(delivery_id, render)
-    except Exception:  # never take a consumer down; the sweep picks the row up again
+    except Exception as exc:  # never take a consumer down, never leave the row `sending`
         log.exception("webhook delivery task failed", extra={"delivery_id": delivery_id})
-        db.session.rollback()
-        return
+        try:
+            retry_in = _count_internal_error(delivery_id, exc)
+        except Exception:  # the database itself is down: the claim lapses, the sweep retries
+            log.exception("could not record the failed attempt",
+                          extra={"delivery_id": delivery_id})
+            db.session.rollback()
+            return
     if retry_in is not None:
         queues.enqueue_delivery(delivery_id, delay=retry_in)
-
-

@@ -6,18 +6,28 @@ The connection goes to ``target.address`` (resolved and checked before), with th
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import socket
+import ssl
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import urllib3
+import urllib3.connection
+from urllib3.util.ssl_match_hostname import CertificateError
 
 from .ssrf import Target
 
 USER_AGENT = "PixTools-Webhooks/1"
 # Enough of a receiver's answer to show why it refused; the rest is never read.
 SNIPPET_BYTES = 300
+# The longest Retry-After read from an answer (a year); the delivery clamps it further, to
+# its backoff maximum and its retry window.
+MAX_RETRY_AFTER = 365 * 24 * 3600.0
 
 
 class ReceiverDown(Exception):
@@ -43,61 +53,119 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
         return None
     value = value.strip()
     if value.isdigit():
-        return float(value)
+        # A receiver may send any number of digits: keep it finite (callers clamp it further).
+        return float(min(int(value[:12]), MAX_RETRY_AFTER))
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    return min(MAX_RETRY_AFTER,
+               max(0.0, (when - (now or datetime.now(UTC))).total_seconds()))
 
 
-def _pool(target: Target, address: str, timeout: urllib3.Timeout) -> urllib3.HTTPConnectionPool:
+class DeadlineExceeded(TimeoutError):
+    """The attempt ran past its wall-clock deadline (connect, headers and body together)."""
+
+
+class _Watchdog:
+    """Shuts a connection's socket down at the deadline, waking a read blocked on it.
+
+    A per-read timeout never fires against a receiver that drips one byte at a time;
+    ``shutdown`` from this timer ends the blocked read at once, whatever phase it is in.
+    """
+
+    def __init__(self, conn: urllib3.connection.HTTPConnection, seconds: float) -> None:
+        self.fired = False
+        self._conn = conn
+        self._timer = threading.Timer(max(0.0, seconds), self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    def _fire(self) -> None:
+        self.fired = True
+        sock = getattr(self._conn, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+def _connection(target: Target, address: str,
+                timeout: float) -> urllib3.connection.HTTPConnection:
     if target.scheme == "https":
-        return urllib3.HTTPSConnectionPool(
-            address, target.port, timeout=timeout, retries=False, maxsize=1,
-            cert_reqs="CERT_REQUIRED", server_hostname=target.host, assert_hostname=target.host,
+        return urllib3.connection.HTTPSConnection(
+            address, target.port, timeout=timeout, cert_reqs="CERT_REQUIRED",
+            server_hostname=target.host, assert_hostname=target.host,
         )
-    return urllib3.HTTPConnectionPool(address, target.port, timeout=timeout, retries=False,
-                                      maxsize=1)
+    return urllib3.connection.HTTPConnection(address, target.port, timeout=timeout)
+
+
+def _connect(target: Target, timeout: float,
+             deadline: float) -> urllib3.connection.HTTPConnection:
+    """Connect to the first checked address that answers, within the deadline."""
+    addresses = target.addresses or (target.address,)
+    for index, address in enumerate(addresses):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise DeadlineExceeded("the deadline passed while connecting")
+        conn = _connection(target, address, min(timeout, left))
+        try:
+            conn.connect()
+            return conn
+        except (CertificateError, ssl.SSLError) as exc:  # as urllib3's pools report it
+            conn.close()
+            raise urllib3.exceptions.SSLError(str(exc)) from exc
+        except (urllib3.exceptions.NewConnectionError, OSError):
+            conn.close()
+            if index == len(addresses) - 1:
+                raise
+    raise DeadlineExceeded("no address to connect to")  # pragma: no cover (never empty)
 
 
 def post(target: Target, body: bytes, headers: dict[str, str], *,
-         connect_timeout: float, read_timeout: float) -> Response:
-    """POST ``body``; raise urllib3 errors on network failure and ``ReceiverDown`` on 5xx.
+         connect_timeout: float, read_timeout: float,
+         deadline_seconds: float | None = None) -> Response:
+    """POST ``body``; raise urllib3/OS errors on network failure, ``DeadlineExceeded`` past
+    the attempt's wall-clock deadline, and ``ReceiverDown`` on 5xx.
 
     Only the addresses checked for ``target`` are tried, in order, and only while the
-    connection itself fails (nothing was sent yet).
+    connection itself fails (nothing was sent yet). ``deadline_seconds`` bounds the whole
+    attempt (connect, headers and body); by default connect plus read timeout.
     """
-    timeout = urllib3.Timeout(connect=connect_timeout, read=read_timeout,
-                              total=connect_timeout + read_timeout)
+    total = deadline_seconds if deadline_seconds is not None else connect_timeout + read_timeout
+    started = time.monotonic()
+    deadline = started + total
     request_headers = {
         "Host": target.host_header,
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         **headers,
     }
-    addresses = target.addresses or (target.address,)
-    for index, address in enumerate(addresses):
-        pool = _pool(target, address, timeout)
-        started = time.perf_counter()
-        try:
-            raw = pool.urlopen(
-                "POST", target.path, body=body, headers=request_headers, redirect=False,
-                retries=False, assert_same_host=False, preload_content=False,
-            )
+    conn = _connect(target, connect_timeout, deadline)
+    try:
+        with _Watchdog(conn, deadline - time.monotonic()) as watchdog:
             try:
-                latency = (time.perf_counter() - started) * 1000
+                conn.timeout = read_timeout  # per read from now on (urllib3 applies it)
+                conn.request("POST", target.path, body=body, headers=request_headers,
+                             preload_content=False)
+                raw = conn.getresponse()
+                latency = (time.monotonic() - started) * 1000
                 snippet = b"" if 200 <= raw.status < 300 else raw.read(SNIPPET_BYTES)
-            finally:
-                raw.release_conn()
-            break
-        except urllib3.exceptions.NewConnectionError:
-            if index == len(addresses) - 1:
+            except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException):
+                if watchdog.fired:
+                    raise DeadlineExceeded(
+                        f"the receiver did not answer within the deadline of {total:g} s"
+                    ) from None
                 raise
-        finally:
-            pool.close()
+    finally:
+        conn.close()
     response = Response(
         status=raw.status,
         latency_ms=latency,

@@ -58,7 +58,8 @@ def test_storage_failure_is_a_dead_letter_that_retry_re_drives(app):
 
     job = run_job(job_id)
     assert job.status == "failed"
-    assert "no object" in job.error
+    # The user reads a generic reason; the operator's listing has the storage's own error.
+    assert "storage problem on the server" in job.error and "no object" not in job.error
 
     listing = cli(app, "failed")
     assert listing.exit_code == 0, listing.output

@@ -80,6 +80,7 @@ EXPECTED: dict[str, tuple[int | str, str]] = {
     "unknown_op.recipe.json": (422, "unknown operation"),
     "op_not_string.recipe.json": (422, "op is missing"),
     "huge_upscale.recipe.json": (422, "268.4 megapixels"),
+    "rotate_bomb.png": ("failed", "rotate would make the image"),
 }
 FINISHED = ("succeeded", "failed")
 

@@ -32,7 +32,10 @@ def server_app_with(server_env: dict[str, str], **overrides: Any) -> Any:
 
 
 def ready(app: Any) -> tuple[int, dict[str, Any]]:
-    response = app.test_client().get("/api/health/ready")
+    """The operator's view: with the health token where server mode asks for one."""
+    token = app.extensions["pixtools.settings"].health_token
+    response = app.test_client().get("/api/health/ready",
+                                      headers={"Authorization": f"Bearer {token}"})
     body = response.get_json()
     assert set(body["checks"]) == CHECKS
     for result in body["checks"].values():
@@ -80,7 +83,7 @@ def test_desktop_ready_with_every_check_reported(app):
     assert checks["database"]["status"] == "ok" and checks["database"]["revision"]
     assert checks["redis"] == {**checks["redis"], "status": "skipped"}
     assert checks["storage"]["status"] == "ok"
-    assert checks["queues"]["depth"] == {"standard": 0, "ml": 0}
+    assert checks["queues"]["depth"] == {"standard": 0, "ml": 0, "webhooks": 0}
     assert checks["weights"]["status"] == "ok"
     # Webhooks are reported when that module is installed, skipped otherwise.
     assert checks["webhooks"]["status"] in ("ok", "skipped")
@@ -92,7 +95,7 @@ def test_queue_backlog_is_reported_per_queue(app):
     get_queues(app).task("ml", "run_steps")(12345)
     get_queues(app).task("ml", "run_steps")(12346)
     _status, body = ready(app)
-    assert body["checks"]["queues"]["depth"] == {"standard": 0, "ml": 2}
+    assert body["checks"]["queues"]["depth"] == {"standard": 0, "ml": 2, "webhooks": 0}
 
 
 def test_missing_weights_make_it_unready(app, tmp_path):
@@ -256,7 +259,7 @@ def test_a_hung_redis_cannot_hang_a_metrics_scrape_or_an_upload(server_app, serv
     from pixtools.queues import QUEUE_NAMES, get_queues
     from tests.support.images import make_image
 
-    application = server_app_with(server_env, redis_url=silent_server)
+    application = server_app_with(server_env, redis_url=silent_server, metrics_port=9100)
     answers: dict[str, Any] = {}
     asked: list[str] = []
     for name in QUEUE_NAMES:
@@ -266,7 +269,8 @@ def test_a_hung_redis_cannot_hang_a_metrics_scrape_or_an_upload(server_app, serv
 
     def scrape_then_upload() -> None:
         client = application.test_client()
-        answers["metrics"] = client.get("/metrics")
+        # Served on the metrics port alone (gunicorn binds it beside the public one).
+        answers["metrics"] = client.get("/metrics", environ_overrides={"SERVER_PORT": "9100"})
         answers["upload"] = client.post(
             "/api/v1/jobs",
             data={"file": (io.BytesIO(make_image((40, 30))), "cat.jpg"),
@@ -294,3 +298,24 @@ def test_a_hung_redis_cannot_hang_a_metrics_scrape_or_an_upload(server_app, serv
             db.select(Step).where(Step.output.has(job_id=upload.get_json()["id"]))
         ).all()
         assert [(step.status, step.enqueued_at) for step in steps] == [("queued", None)]
+
+
+def test_public_readiness_says_ready_or_not_and_nothing_more(server_app, server_env):
+    application = server_app_with(server_env, ready_skip_checks="weights")
+    client = application.test_client()
+    for headers in ({}, {"Authorization": "Bearer wrong"}):
+        reply = client.get("/api/health/ready", headers=headers)
+        assert reply.status_code == 200 and reply.get_json() == {"status": "ready"}
+    assert "checks" in ready(application)[1]  # the bearer of the token sees the details
+
+
+def test_the_s3_round_trip_is_made_at_most_every_30_seconds(server_app):
+    from pixtools.storage import get_storage
+
+    storage = get_storage(server_app)
+    writes = []
+    original = storage.put
+    storage.put = lambda *args, **kwargs: (writes.append(args[0]), original(*args, **kwargs))
+    for _ in range(5):
+        storage.check()
+    assert len(writes) <= 1

@@ -297,6 +297,11 @@ def cases() -> list[Case]:
              recipe=_recipe({"op": 42})),
         Case("huge_upscale.recipe.json", "enlarging to 16384 × 16384 (268 megapixels)",
              recipe=_recipe({"op": "resize", "width": 16384, "height": 16384, "upscale": True})),
+        # A rotate bomb: 16000 × 16 pixels (256 K) turned 45° needs an 11326 × 11326 canvas
+        # (128 megapixels): refused before the canvas is allocated.
+        Case("rotate_bomb.png", "a thin strip turned 45°: a 128-megapixel canvas",
+             save(picture((16000, 16), "L"), "PNG"),
+             recipe=_recipe({"op": "rotate", "angle": 45}, {"op": "convert", "format": "png"})),
     ]
 
 

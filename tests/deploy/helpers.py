@@ -223,7 +223,7 @@ def server_app() -> Any:
         "database_url": "postgresql://pixtools@127.0.0.1:9/pixtools",
         "redis_url": "redis://127.0.0.1:9/0",
         "storage_url": "s3://pixtools/images",
-        "secret_key": "deploy-test",
+        "secret_key": "deploy-test-secret-0123456789abcdef0123456789",
         "queue_prefix": "pixtools",
     })
 

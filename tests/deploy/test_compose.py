@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
 import subprocess
 from typing import Any
@@ -63,6 +64,8 @@ def test_settings_from_the_compose_file_validate_in_server_mode():
     from pixtools.config import load_settings
 
     env = environment(SERVICES["api"])
+    # The secret key as scripts/compose-up.sh writes it to .env: 24 random bytes in hex.
+    env["PIXTOOLS_SECRET_KEY"] = secrets.token_hex(24)
     settings = load_settings({k.removeprefix("PIXTOOLS_").lower(): v
                               for k, v in env.items() if k.startswith("PIXTOOLS_")})
     assert settings.mode == "server"

@@ -141,7 +141,8 @@ def test_gunicorn_settings_serve_the_app_and_stop_gracefully(tmp_path):
     """gunicorn.conf.py as the api image uses it: health answers, SIGTERM stops cleanly."""
     port = free_port()
     env = {**os.environ, "PIXTOOLS_MODE": "desktop", "PIXTOOLS_DATA_DIR": str(tmp_path),
-           "PIXTOOLS_SECRET_KEY": "gunicorn-test", "WEB_CONCURRENCY": "1",
+           "PIXTOOLS_SECRET_KEY": "gunicorn-test-secret-0123456789abcdef01234567",
+           "WEB_CONCURRENCY": "1",
            "PYTHONPATH": str(REPO)}
     log = (tmp_path / "gunicorn.log").open("wb")
     proc = subprocess.Popen(

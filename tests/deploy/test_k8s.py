@@ -72,7 +72,8 @@ def test_keda_watches_the_list_keys_huey_writes():
                       "queue_prefix": prefix})
     queues = get_queues(app)
     expected = {"worker-standard": queues.standard.storage.queue_key,
-                "worker-ml": queues.ml.storage.queue_key}
+                "worker-ml": queues.ml.storage.queue_key,
+                "worker-webhooks": queues.webhooks.storage.queue_key}
     scaled = by_kind("ScaledObject")
     assert set(scaled) == set(expected)
     for name, key in expected.items():
@@ -119,7 +120,8 @@ def test_images_are_dockerfile_targets():
     assert targets == {"api", "worker-standard", "worker-ml"}
     assert targets <= set(dockerfile_stages())
     expected = {"api": "api", "migrate": "api", "worker-standard": "worker-standard",
-                "scheduler": "worker-standard", "worker-ml": "worker-ml"}
+                "scheduler": "worker-standard", "worker-ml": "worker-ml",
+                "worker-webhooks": "worker-standard"}
     for workload, container in pixtools_containers():
         assert pixtools_image_target(container["image"]) == expected[workload]
 
@@ -166,7 +168,7 @@ def test_consumers_outlast_their_longest_step():
     """Pillow steps take seconds; a denoise up to ten minutes. (How long the nodes drain for
     them: test_cluster.py.)"""
     grace = {name: pod_spec(workloads()[name])["terminationGracePeriodSeconds"]
-             for name in ("worker-standard", "scheduler", "worker-ml")}
+             for name in ("worker-standard", "scheduler", "worker-ml", "worker-webhooks")}
     assert min(grace.values()) >= 60
     assert grace["worker-ml"] >= 600 >= grace["worker-standard"]
 
@@ -198,7 +200,8 @@ def test_weights_come_with_the_image_not_a_volume():
     assert all("emptyDir" in v and v["name"] == "tmp" for v in ml["volumes"])
 
 
-@pytest.mark.parametrize("workload", ["worker-standard", "scheduler", "worker-ml"])
+@pytest.mark.parametrize("workload",
+                         ["worker-standard", "scheduler", "worker-ml", "worker-webhooks"])
 def test_consumer_probes_read_the_heartbeat_not_redis(workload):
     (container,) = pod_spec(workloads()[workload])["containers"]
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):

@@ -143,7 +143,7 @@ def test_the_installed_wheel_serves_a_page_that_works(installed, browser, tmp_pa
         card.wait_for()
         # The card follows the job by itself (htmx polling) until it is done.
         page.locator("#jobs .card[data-status='succeeded']").wait_for()
-        assert card.locator(".thumb img").count() >= 1
+        assert card.locator("img.result-image").count() >= 1
         assert vendor and set(vendor) == {200}, vendor
         context.close()
     finally:
@@ -201,7 +201,8 @@ def test_the_image_layout_migrates_postgresql_with_flask_db_upgrade(installed, p
         shutil.copy2(REPO / name, app_dir / name)
     env = {**no_node_env(tmp_path), "PIXTOOLS_MODE": "server",
            "PIXTOOLS_DATABASE_URL": postgres_url, "PIXTOOLS_REDIS_URL": "redis://127.0.0.1:1/0",
-           "PIXTOOLS_STORAGE_URL": "s3://unused/pixtools", "PIXTOOLS_SECRET_KEY": "migrate-test"}
+           "PIXTOOLS_STORAGE_URL": "s3://unused/pixtools",
+           "PIXTOOLS_SECRET_KEY": "migrate-test-secret-0123456789abcdef0123456789"}
     alembic_revision(postgres_url, empty_first=True)
     run([str(installed / "bin" / "flask"), "--app", "wsgi", "db", "upgrade"], env=env,
         cwd=app_dir)

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.support.browser import browser
+from tests.support.browser import bearer, browser, owners
 from tests.support.environment import REPO, settings_from_env
 from tests.support.images import make_image
 
@@ -22,10 +22,6 @@ def post(client, headers=None):
     form = {"file": (io.BytesIO(make_image((16, 16))), "a.jpg"), "recipe": RECIPE}
     return client.post("/api/v1/jobs", data=form, content_type="multipart/form-data",
                        headers=headers or {})
-
-
-def bearer(secret: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {secret}"}
 
 
 def run_cli(app, *args: str):
@@ -107,30 +103,17 @@ def test_keys_are_required_in_server_mode_by_default(server_env, server_app):
     job_url = f"/api/v1/jobs/{accepted.get_json()['id']}"
     assert client.get(job_url, headers={"X-API-Key": secret}).status_code == 200
     assert client.get(job_url, headers=bearer(secret + "x")).status_code == 401
-    # The page still works for people: a browser is identified by its cookie.
+    # An anonymous browser's cookie is no credential for the API where keys are required.
     page, token = browser(app)
-    assert post(page, token).status_code == 202
+    cookie_only = post(page, token)
+    assert cookie_only.status_code == 401 and "requires an API key" in cookie_only.get_json()[
+        "message"]
 
 
 def test_keys_are_optional_in_desktop_mode(desktop_config):
     from pixtools.config import load_settings
 
     assert load_settings(desktop_config).effective_api_keys_required is False
-
-
-def owners(app):
-    """One client per kind of owner, each with the headers it sends on every request."""
-    from pixtools import apikeys
-
-    first, second = apikeys.create("first").secret, apikeys.create("second").secret
-    (alice, alice_headers), (bob, bob_headers) = browser(app), browser(app)
-    return {
-        "key 1": (app.test_client(), bearer(first)),
-        "key 2": (app.test_client(), {"X-API-Key": second}),
-        "browser 1": (alice, alice_headers),
-        "browser 2": (bob, bob_headers),
-        "anonymous": (app.test_client(), {}),
-    }
 
 
 @pytest.mark.parametrize("maker", ["key 1", "browser 1", "anonymous"])

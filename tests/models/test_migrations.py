@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from pixtools.db import engine_url
 
-EXPECTED_TABLES = {"jobs", "outputs", "steps", "alembic_version"}
+EXPECTED_TABLES = {"jobs", "outputs", "steps", "presets", "alembic_version"}
 
 
 def test_upgrade_on_empty_sqlite(tmp_path):

@@ -38,16 +38,25 @@ def csp_violations(page: Any) -> list[str]:
     return list(page.evaluate("window.__cspViolations || []"))
 
 
+STICKY_IN_PLACE = """(position) => document.querySelectorAll('.submit-bar')
+  .forEach((bar) => { bar.style.position = position; })"""
+
+
 def shoot(target: Any, name: str) -> Path:
     """Save a screenshot of a page or an element under test-artifacts/."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     options: dict[str, Any] = {"path": str(path), "animations": "disabled", "caret": "initial"}
-    if hasattr(target, "goto"):  # a whole page: from the top, nothing focused, all of it
+    whole = hasattr(target, "goto")
+    if whole:  # a whole page: from the top, nothing focused, all of it
         target.evaluate("document.activeElement && document.activeElement.blur()")
         target.evaluate("window.scrollTo(0, 0)")
         options["full_page"] = True
+        # A sticky bar would be drawn where the first screen ends: show it in its place.
+        target.evaluate(STICKY_IN_PLACE, "static")
     target.screenshot(**options)
+    if whole:
+        target.evaluate(STICKY_IN_PLACE, "")
     assert path.stat().st_size > 1000
     return path
 
@@ -67,6 +76,15 @@ def drop_files(page: Any, selector: str, files: list[tuple[str, bytes, str]]) ->
     )
     for event in ("dragenter", "dragover", "drop"):
         page.dispatch_event(selector, event, {"dataTransfer": transfer})
+
+
+def add_step(page: Any, op: str) -> Any:
+    """Add ``op`` to the recipe builder ("+ Add step", then the operation); its section."""
+    page.click("#add-step > summary")
+    page.click(f"[data-add='{op}']")
+    section = page.locator(f"#steps > .op[data-op='{op}']")
+    section.wait_for()
+    return section
 
 
 def image_format(data: bytes) -> tuple[str, tuple[int, int]]:

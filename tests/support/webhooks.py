@@ -4,6 +4,7 @@ computed independently, and shortcuts for submitting, running and delivering a j
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import io
@@ -143,3 +144,71 @@ def attempt(delivery_id: str) -> float | None:
     from pixtools.webhooks import delivery
 
     return delivery.attempt(delivery_id, jobs.event_body)
+
+
+class DripReceiver:
+    """A hostile receiver: reads the request, then sends one byte every ``every`` seconds,
+    forever (until the client hangs up). Records when each connection opened and closed."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        import socket
+
+        self.every = every
+        self.connections: list[tuple[float, float | None]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, path: str = "/drip") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _accept(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: Any) -> None:
+        with self._lock:
+            index = len(self.connections)
+            self.connections.append((time.monotonic(), None))
+        conn.settimeout(self.every)
+        with contextlib.suppress(OSError):
+            conn.recv(65536)  # the request (small: one event)
+        for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000:
+            if self._stop.is_set():
+                break
+            try:
+                conn.sendall(bytes([byte]))
+            except OSError:
+                break
+            if _hung_up(conn, self.every):
+                break
+        with self._lock:
+            self.connections[index] = (self.connections[index][0], time.monotonic())
+        conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.sock.close()
+
+
+def _hung_up(conn: Any, wait: float) -> bool:
+    """Wait ``wait`` seconds; True as soon as the peer closes the connection."""
+    import select
+
+    readable, _, _ = select.select([conn], [], [], wait)
+    if not readable:
+        return False
+    try:
+        return conn.recv(4096) == b""
+    except OSError:
+        return True

@@ -44,7 +44,7 @@ def test_best_format_shows_quality_score_format_and_a_placeholder(desktop, new_p
     done = page.locator(f"#{card.get_attribute('id')}[data-status='succeeded']")
     done.wait_for(timeout=120_000)
 
-    frame = done.locator(".thumb[data-placeholder]")
+    frame = done.locator("[data-placeholder]")
     placeholder = frame.locator("img.placeholder")
     assert placeholder.get_attribute("src").startswith("data:image/png;base64,")
     assert placeholder.evaluate("(img) => img.complete && img.naturalWidth > 0")
@@ -58,9 +58,10 @@ def test_best_format_shows_quality_score_format_and_a_placeholder(desktop, new_p
     for route in held:
         route.continue_()
     page.route(re.compile(r"/files/jobs/.*/outputs/"), lambda route: route.continue_())
-    page.locator(".thumb[data-placeholder].is-loaded").wait_for()
+    page.locator("[data-placeholder].is-loaded").wait_for()
     page.wait_for_function(  # faded out once the result is there
-        "() => getComputedStyle(document.querySelector('.thumb .placeholder')).opacity === '0'")
+        "() => getComputedStyle(document.querySelector('[data-placeholder] .placeholder'))"
+        ".opacity === '0'")
     assert frame.evaluate("(el) => el.style.backgroundColor") == ""
 
     chosen = done.locator(".fact-format").inner_text().lower()

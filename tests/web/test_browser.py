@@ -18,6 +18,7 @@ from tests.support.images import make_image, noise_image
 from tests.support.pages import (
     DESKTOP,
     PHONE,
+    add_step,
     csp_violations,
     drop_files,
     feed_pipe,
@@ -70,6 +71,7 @@ def test_drop_watch_it_run_download_reload_and_delete(desktop, new_page, tmp_pat
     assert previews.first.locator(".preview-name").inner_text() == "holiday photo.jpg"
     assert page.locator("#submit").inner_text() == "Process 1 image"
     page.check("input[name='format'][value='avif']")  # WebP is on already
+    add_step(page, "resize")
     page.fill("#f-resize-width", "600")
     shoot(page, "upload-page-desktop")
     page.set_viewport_size(PHONE)
@@ -108,7 +110,7 @@ def test_drop_watch_it_run_download_reload_and_delete(desktop, new_page, tmp_pat
     done.wait_for()
     assert page.evaluate("window.__seen") == ["queued", "running", "succeeded"]
     assert done.get_attribute("hx-trigger") is None  # finished: it stopped polling itself
-    assert done.locator(".thumb img.result-image").count() == 2
+    assert done.locator("[data-compare] img.result-image").count() == 2
 
     links = done.locator("a.btn--download")
     expected = {"webp": ("WEBP", (600, 450)), "avif": ("AVIF", (600, 450))}
@@ -164,6 +166,7 @@ def test_inline_errors_refused_files_and_a_failed_job(desktop, new_page):
     assert page.locator("#previews li").count() == 5
 
     # A bad parameter: the form comes back with the message next to the field.
+    add_step(page, "resize")
     page.fill("#f-resize-width", "99999")
     page.click("#submit")
     error = page.locator("#f-resize-width-error")
@@ -276,8 +279,7 @@ def test_denoise_shows_its_progress_and_a_before_after(torch_available, desktop,
     page = new_page()
     page.goto(server.base + "/")
     drop_files(page, "#dropzone", [("grainy.png", grainy_photo((480, 360)), "image/png")])
-    page.click("details[data-op='denoise'] summary")  # a person opens the step first
-    page.check("#f-step-denoise")
+    add_step(page, "denoise")
     page.click("#submit")
     card = page.locator("#jobs .card").first
     card.wait_for()

@@ -97,7 +97,8 @@ def test_untouched_steps_stay_out_and_errors_find_their_control(more_ops):
                                     "hard."}
     fixed = web_forms.build(MultiDict([("format", "webp"), ("tint.strength", "250")]))
     assert recipe_of(more_ops, fixed) is None
-    assert fixed.steps[-1].controls[1].error == "Input should be less than or equal to 100."
+    tint = next(section for section in fixed.steps if section.op == "tint")
+    assert tint.controls[1].error == "Input should be less than or equal to 100."
 
 
 def test_every_format_is_one_output_and_limits_still_apply(app, desktop_config):
@@ -142,3 +143,18 @@ def test_best_format_starts_from_what_the_browser_accepts(client):
     assert "Best format" in html and 'name="convert.quality_target" value="high" checked' in html
     plain = client.get("/", headers={"Accept": "text/html,*/*"}).get_data(as_text=True)
     assert 'name="convert.candidates" value="webp, jpeg"' in plain
+
+
+def test_the_builder_lists_its_steps_in_the_order_they_run(more_ops):
+    form = web_forms.build(MultiDict([
+        ("format", "webp"), ("step", "tint"), ("tint.strength", "70"), ("step", "resize"),
+        ("resize.width", "64"), ("smooth.level", "high"),  # smooth is not listed: left out
+    ]))
+    recipe = recipe_of(more_ops, form)
+    assert recipe is not None
+    assert [s.op for s in recipe.outputs[0]] == ["tint", "resize", "convert"]
+    assert [s.op for s in form.steps][:2] == ["tint", "resize"]  # shown first, in order
+
+    unknown = web_forms.build(MultiDict([("format", "webp"), ("step", "teleport")]))
+    assert recipe_of(more_ops, unknown) is None
+    assert unknown.errors["general"].startswith("Unknown step teleport: choose from ")

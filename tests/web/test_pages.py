@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from typing import Any
 
 import pytest
 from PIL import Image
 
 from pixtools import create_app, db
+from pixtools.jobs.public import download_name
 from pixtools.models import Job
 from pixtools.storage import get_storage
 from pixtools.tasks.pipeline import run_steps
@@ -206,20 +208,18 @@ def test_failed_job_shows_its_reason(client):
     assert "hx-trigger" not in html and "btn--download" not in html
 
 
-def test_denoise_output_gets_a_before_after_comparison(client):
+def test_every_shown_output_gets_a_compare_with_its_original(client):
     (job_id,) = card_ids(upload(client, [("noisy.png", make_image((96, 64), fmt="PNG"))],
                                 formats=["png"]).get_data(as_text=True))
-    job = finish(job_id)
-    # The denoise operation runs on the ml queue; the card only looks at the step names.
-    job.outputs[0].steps[0].op = "denoise"
-    db.db.session.commit()
+    finish(job_id)
     html = client.get(f"/jobs/{job_id}", headers=HX).get_data(as_text=True)
-    assert "data-compare" in html and "compare--actual" in html
+    assert "data-compare" in html and 'data-width="96" data-height="64"' in html
     before = re.search(r'class="compare-before" src="([^"]+)"', html).group(1)
     assert "noisy-original.png" in before
     reply = client.get(before.replace("&amp;", "&"))
     assert reply.status_code == 200 and reply.mimetype == "image/png"
-    assert 'type="range"' in html and "Before / after" in html
+    assert 'type="range"' in html and 'aria-label="Divider: original on the left' in html
+    assert 'data-zoom="1"' in html
 
 
 def test_delete_removes_the_job_and_its_files(app, client):
@@ -294,3 +294,69 @@ def test_missing_pages_are_full_pages_and_errors_inline_for_htmx(client):
     inline = client.get("/no/such/page", headers=HX)
     assert inline.get_data(as_text=True).startswith('<div class="error" role="alert"')
     assert client.get("/jobs").status_code == 303
+
+
+def test_batches_are_their_owners_and_only_failed_jobs_are_retried(app, client):
+    html = upload(client, [("a.jpg", make_image((32, 32))), ("b.jpg", make_image((40, 30)))]
+                  ).get_data(as_text=True)
+    batch_id = re.search(r'data-batch="([^"]+)"', html).group(1)
+    good, bad = card_ids(html)
+    assert finish(good).status == "succeeded"
+    header = client.get(f"/batches/{batch_id}", headers=HX)
+    assert header.status_code == 200 and 'data-finished="1"' in header.get_data(as_text=True)
+    # After a reload the batch's cards are still under its header.
+    page = client.get("/").get_data(as_text=True)
+    assert page.count(f'data-batch="{batch_id}"') == 1
+    assert page.index(f'data-batch="{batch_id}"') < page.index(f'id="job-{bad}"')
+    archive = client.get(f"/batches/{batch_id}/bundle.zip")
+    assert archive.status_code == 200 and archive.mimetype == "application/zip"
+    assert len(zipfile.ZipFile(io.BytesIO(archive.data)).namelist()) == 1
+    # Only a failed job can be retried: this one is still queued.
+    refused = client.post(f"/jobs/{bad}/retry", headers=HX)
+    assert refused.status_code == 409
+
+    stranger = browser_client(app)
+    assert stranger.get(f"/batches/{batch_id}", headers=HX).status_code == 404
+    assert stranger.get(f"/batches/{batch_id}/bundle.zip").status_code == 404
+    assert stranger.post(f"/batches/{batch_id}/retry", headers=HX).status_code == 404
+    assert stranger.post(f"/jobs/{good}/retry", headers=HX).status_code == 404
+
+
+def test_retry_makes_a_failed_job_anew_in_its_batch_until_it_expires(app, client):
+    jpeg = make_image((320, 240))
+    (job_id,) = card_ids(upload(client, [("cut.jpg", jpeg[: len(jpeg) // 2])]).get_data(
+        as_text=True))
+    failed = finish(job_id)
+    assert failed.status == "failed"
+    reply = client.post(f"/jobs/{job_id}/retry", headers=HX)
+    assert reply.status_code == 200 and reply.headers["HX-Trigger"] == "pixtools:batch-changed"
+    html = reply.get_data(as_text=True)
+    (new_id,) = card_ids(html)
+    assert f'hx-swap-oob="outerHTML:#job-{job_id}"' in html
+    made = db.db.session.get(Job, new_id)
+    assert made.request_id == failed.request_id and made.source_name == "cut.jpg"
+    assert [s.op for s in made.outputs[0].steps] == ["convert"]
+    assert db.db.session.get(Job, job_id) is None  # the failed one made way
+
+    again = finish(new_id)
+    again.expires_at = again.created_at  # past its time: its upload is gone
+    db.db.session.commit()
+    assert client.post(f"/jobs/{new_id}/retry", headers=HX).status_code == 410
+
+
+def test_a_batch_zip_leaves_out_expired_jobs_and_is_gone_when_all_are(app, client):
+    html = upload(client, [("a.jpg", make_image((32, 32))), ("b.jpg", make_image((40, 30)))]
+                  ).get_data(as_text=True)
+    batch_id = re.search(r'data-batch="([^"]+)"', html).group(1)
+    first, second = (finish(job_id) for job_id in card_ids(html))
+    assert first.status == second.status == "succeeded"
+    first.expires_at = first.created_at
+    db.db.session.commit()
+    archive = client.get(f"/batches/{batch_id}/bundle.zip")
+    assert archive.status_code == 200
+    names = zipfile.ZipFile(io.BytesIO(archive.data)).namelist()
+    assert names == [download_name(second, second.outputs[0])]
+    second.expires_at = second.created_at
+    db.db.session.commit()
+    gone = client.get(f"/batches/{batch_id}/bundle.zip")
+    assert gone.status_code == 410 and "expired" in gone.get_data(as_text=True)

@@ -183,7 +183,8 @@ def test_failed_job_sends_job_failed(hook_client, hook_app, receiver):
     assert attempt(only_delivery(job_id).id) is None
     event = receiver.requests[0].json()
     assert event["type"] == "job.failed"
-    assert event["data"]["status"] == "failed" and "no object" in event["data"]["error"]
+    assert event["data"]["status"] == "failed"
+    assert "storage problem on the server" in event["data"]["error"]
     assert event["data"]["outputs"][0]["url"] is None
     assert_signed(receiver.requests[0], secret)
 
@@ -236,7 +237,7 @@ def test_lost_task_is_found_by_the_sweep(hook_client, hook_app, receiver):
 
     job_id, _ = start_job(hook_client, receiver.url())
     run_job(job_id)
-    huey = get_queues(hook_app).standard
+    huey = get_queues(hook_app).webhooks  # deliveries have a queue of their own
     huey.flush()  # the task is lost…
     row = db.session.get(WebhookDelivery, only_delivery(job_id).id)
     row.next_attempt_at = utcnow() - outbox.OVERDUE * 2
@@ -247,3 +248,44 @@ def test_lost_task_is_found_by_the_sweep(hook_client, hook_app, receiver):
     huey.execute(task)
     assert only_delivery(job_id).status == "delivered"
     assert len(receiver.requests) == 1
+
+
+def test_a_huge_retry_after_is_clamped_to_the_backoff_maximum(hook_config, request, receiver):
+    hook_config["webhook_backoff_max_seconds"] = 5
+    client = request.getfixturevalue("app").test_client()
+    from tests.corpus.attacks import HUGE_RETRY_AFTER
+
+    receiver.default = Reply(503, {"Retry-After": HUGE_RETRY_AFTER})
+    job_id, _ = start_job(client, receiver.url())
+    run_job(job_id)
+    assert attempt(only_delivery(job_id).id) == 5  # no OverflowError, no endless loop
+    row = only_delivery(job_id)
+    assert row.status == "pending" and row.attempts == 1
+
+
+def test_an_internal_error_counts_as_an_attempt_and_ends_dead(hook_config, request, receiver):
+    """A delivery that keeps failing inside PixTools is retried, counted, and ends dead."""
+    from pixtools.db import db
+    from pixtools.models import WebhookDelivery, utcnow
+    from pixtools.webhooks import delivery
+
+    hook_config["webhook_retry_window_hours"] = 1 / 3600  # one second
+    client = request.getfixturevalue("app").test_client()
+    job_id, _ = start_job(client, receiver.url())
+    run_job(job_id)
+    row_id = only_delivery(job_id).id
+
+    def broken(job, event):
+        raise OverflowError("date value out of range")
+
+    delivery.run(row_id, render=broken)
+    row = only_delivery(job_id)
+    assert row.status == "pending" and row.attempts == 1
+    assert row.last_error == "internal error (OverflowError)"
+    time.sleep(1.1)
+    db.session.get(WebhookDelivery, row_id).next_attempt_at = utcnow()
+    db.session.commit()
+    delivery.run(row_id, render=broken)
+    row = only_delivery(job_id)
+    assert row.status == "dead" and "retry window" in row.last_error
+    assert receiver.requests == []

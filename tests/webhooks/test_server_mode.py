@@ -3,48 +3,16 @@ through Redis, and the sandbox flow over HTTP."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import redis
 import requests
-import urllib3
-from werkzeug.serving import make_server
 
 from pixtools.webhooks import breaker
 from tests.support.environment import free_port, wait_for
 from tests.support.images import make_image
 from tests.support.webhooks import RECIPE, Receiver, Reply, assert_signed, submit
-
-
-@pytest.fixture
-def hook_server(server_env: dict[str, str], request: pytest.FixtureRequest) -> Iterator[str]:
-    """Server mode tuned for quick retries, the app served over HTTP at its public URL."""
-    port = free_port()
-    server_env.update({
-        "PIXTOOLS_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "PIXTOOLS_WEBHOOK_BACKOFF_BASE_SECONDS": "0.5",
-        "PIXTOOLS_WEBHOOK_BACKOFF_JITTER": "0",
-        "PIXTOOLS_WEBHOOK_CONNECT_TIMEOUT_SECONDS": "1",
-        "PIXTOOLS_WEBHOOK_READ_TIMEOUT_SECONDS": "2",
-        "PIXTOOLS_WEBHOOK_BREAKER_THRESHOLD": "3",
-        # Long enough for a consumer to pick up a job while the breaker is still open.
-        "PIXTOOLS_WEBHOOK_BREAKER_RESET_SECONDS": "10",
-    })
-    app = request.getfixturevalue("server_app")
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.shutdown()
-
-
-@pytest.fixture
-def open_loopback(server_env: dict[str, str]) -> None:
-    server_env["PIXTOOLS_WEBHOOK_ALLOW_PRIVATE"] = "127.0.0.1/32"
 
 
 def deliveries_of(client: Any, job_id: str) -> list[dict[str, Any]]:
@@ -56,7 +24,8 @@ def deliveries_of(client: Any, job_id: str) -> list[dict[str, Any]]:
 def test_consumer_retries_after_500_with_the_same_id(open_loopback, hook_server, server_app,
                                                      server_env, spawn, receiver):
     receiver.script = [Reply(500)]
-    worker = spawn("worker", "standard", env=server_env)
+    spawn("worker", "standard", env=server_env)
+    worker = spawn("worker", "webhooks", env=server_env)
     client = server_app.test_client()
     response = submit(client, receiver.url())
     assert response.status_code == 202, response.get_json()
@@ -79,22 +48,25 @@ def test_consumer_retries_after_500_with_the_same_id(open_loopback, hook_server,
 
 def test_breaker_state_is_shared_through_redis(open_loopback, hook_server, server_app,
                                                server_env, spawn):
-    from pixtools.webhooks import http, ssrf
+    from pixtools.http.identity import PUBLIC_OWNER
 
-    worker = spawn("worker", "standard", env=server_env)
+    spawn("worker", "standard", env=server_env)
+    worker = spawn("worker", "webhooks", env=server_env)
     wait_for(lambda: "consumer started" in worker.output(), timeout=60)
     port = free_port()  # the receiver is down
     host = f"127.0.0.1:{port}"
     url = f"http://{host}/hook"
     # This process (one worker of the fleet) fails to reach the host three times…
-    guard = breaker.get_breakers().get(host)
-    target = ssrf.check(url, allow=ssrf.parse_networks("127.0.0.1/32"))
+    breakers = breaker.get_breakers()
+    key = breaker.key_for(PUBLIC_OWNER, host)  # the anonymous API caller below
     for _ in range(3):
-        with pytest.raises(urllib3.exceptions.NewConnectionError):
-            guard.call(http.post, target, b"{}", {}, connect_timeout=1, read_timeout=1)
-    key = f"{server_env['PIXTOOLS_QUEUE_PREFIX']}:webhooks:{host}:pybreaker:state"
-    assert redis.Redis.from_url(server_env["PIXTOOLS_REDIS_URL"]).get(key) == b"open"
-    assert breaker.states() == {host: "open"}
+        breakers.admit(key)
+        breakers.failed(key)
+    with pytest.raises(breaker.CircuitOpen):
+        breakers.admit(key)
+    redis_key = f"{server_env['PIXTOOLS_QUEUE_PREFIX']}:webhooks:{key}:pybreaker:state"
+    assert redis.Redis.from_url(server_env["PIXTOOLS_REDIS_URL"]).get(redis_key) == b"open"
+    assert breaker.states() == {key: "open"}
 
     # …so the consumer, another process, holds a new job's event back without sending it.
     client = server_app.test_client()
@@ -112,13 +84,14 @@ def test_breaker_state_is_shared_through_redis(open_loopback, hook_server, serve
     try:
         wait_for(lambda: deliveries_of(client, job_id)[0]["status"] == "delivered", timeout=60)
         assert [r.headers["webhook-id"] for r in receiver.requests] == [entry["id"]]
-        assert breaker.states() == {host: "closed"}  # closed by the consumer, seen here
+        assert breaker.states() == {key: "closed"}  # closed by the consumer, seen here
     finally:
         receiver.stop()
 
 
 def test_sandbox_flow_through_the_api(hook_server, server_app, server_env, spawn):
     spawn("worker", "standard", env=server_env)
+    spawn("worker", "webhooks", env=server_env)
     api = requests.Session()
     box = api.post(f"{hook_server}/api/v1/sandboxes", timeout=5).json()
     assert box["url"] == f"{hook_server}/api/v1/hooks/sandbox/{box['id']}"

@@ -6,10 +6,6 @@ local folder under the data directory; server mode requires real service URLs.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import ipaddress
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -18,48 +14,24 @@ from limits import parse_many
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .ml.runtime import DenoiseConfig
-from .quality.search import SearchLimits
+from ..ml.runtime import DenoiseConfig
+from ..quality.search import SearchLimits
+from .rules import (
+    LOOPBACK_HOSTS,
+    READY_CHECKS,
+    WEBHOOK_SECRET_PREFIX,
+    ConfigError,
+    Network,
+    check_secret_key,
+    check_webhook_secret,
+    default_data_dir,
+    parse_networks,
+)
 
-# The readiness checks of /api/health/ready, in the order they are reported.
-READY_CHECKS = ("database", "redis", "storage", "queues", "weights", "webhooks")
-WEBHOOK_SECRET_PREFIX = "whsec_"
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-class ConfigError(RuntimeError):
-    """A setting is missing or wrong; the message names it and says what to do."""
-
-
-def parse_networks(value: str) -> tuple[Network, ...]:
-    """Parse a list of networks: comma-separated CIDR blocks (``10.0.0.0/8, fd00::/8``)."""
-    networks = []
-    for item in (part.strip() for part in value.split(",")):
-        if not item:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(item, strict=True))
-        except ValueError as exc:
-            raise ValueError(f"{item!r} is not a CIDR block like 10.0.0.0/8 ({exc})") from None
-    return tuple(networks)
-
-
-def check_webhook_secret(secret: str) -> None:
-    """Raise ``ValueError`` unless ``secret`` is a usable Standard Webhooks ``whsec_``
-    secret (base64 of at least 24 random bytes)."""
-    if not secret.startswith(WEBHOOK_SECRET_PREFIX):
-        raise ValueError("must start with whsec_ (a Standard Webhooks secret)")
-    try:
-        key = base64.b64decode(secret.removeprefix(WEBHOOK_SECRET_PREFIX), validate=True)
-    except binascii.Error:
-        raise ValueError("the part after whsec_ must be base64") from None
-    if len(key) < 24:
-        raise ValueError("must hold at least 24 random bytes (32 recommended)")
-
-
-def _default_data_dir() -> Path:
-    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "pixtools"
-
+__all__ = [
+    "READY_CHECKS", "WEBHOOK_SECRET_PREFIX", "ConfigError", "Network", "Settings",
+    "check_secret_key", "check_webhook_secret", "load_settings", "parse_networks",
+]
 
 class Settings(BaseSettings):
     """Every setting PixTools reads. Field ``x`` comes from ``PIXTOOLS_X``."""
@@ -67,7 +39,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PIXTOOLS_", extra="ignore", frozen=True)
 
     mode: Literal["desktop", "server"] = "desktop"
-    data_dir: Path = Field(default_factory=_default_data_dir)
+    data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str = ""
     redis_url: str = ""
     storage_url: str = ""
@@ -79,6 +51,8 @@ class Settings(BaseSettings):
     queue_prefix: str = "pixtools"
 
     job_ttl_hours: float = Field(24.0, gt=0)
+    # How long an expired job's row (not its files) stays for the history, then is purged.
+    expired_retention_hours: float = Field(168.0, ge=0, le=24 * 365)
     signed_url_ttl_seconds: int = Field(900, ge=10, le=7 * 24 * 3600)
     max_upload_bytes: int = Field(50 * 1024 * 1024, ge=1024)
     max_pixels: int = Field(64_000_000, ge=1)
@@ -97,6 +71,16 @@ class Settings(BaseSettings):
     # Access: None means "required in server mode, off in desktop mode".
     api_keys_required: bool | None = None
     proxy_hops: int = Field(0, ge=0, le=5)
+    # Who may use the page (and the API with its cookie): login (an API key, asked once),
+    # proxy (a user header set by an authenticating proxy), open. None: login in server
+    # mode, open in desktop mode.
+    web_access: Literal["login", "proxy", "open"] | None = None
+    proxy_user_header: str = "X-Forwarded-User"
+    proxy_networks: str = "127.0.0.1/32,::1/128"
+    session_max_age_hours: float = Field(720.0, gt=0, le=24 * 365)
+    # Host names this instance answers to (host or host:port, comma-separated); empty: any
+    # in server mode, loopback names in desktop mode.
+    trusted_hosts: str = ""
     avif_speed: int = Field(8, ge=0, le=10)
     max_files_per_upload: int = Field(20, ge=1, le=500)
     # Requests that may wait for a job at once (``?wait=``), per web process: each holds a
@@ -119,6 +103,8 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(60.0, ge=1, le=3600)
     sweep_interval_seconds: int = Field(30, ge=1, le=60)
     step_max_attempts: int = Field(3, ge=1, le=20)
+    # The time budget of one operation (and of encoding a result): past it the step fails.
+    step_max_seconds: float = Field(900.0, gt=0, le=24 * 3600)
     dncnn_weights: Path = Path("models/dncnn_color_blind.pth")
     dncnn_precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     dncnn_threads: int = Field(0, ge=0, le=256)
@@ -130,6 +116,9 @@ class Settings(BaseSettings):
     webhook_allow_private: str = ""
     webhook_connect_timeout_seconds: float = Field(3.0, gt=0, le=30)
     webhook_read_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    # The hard wall-clock deadline of one attempt: connect, headers and body together.
+    webhook_timeout_seconds: float = Field(15.0, gt=0, le=300)
+    webhook_workers: int = Field(4, ge=1, le=64)
     webhook_retry_window_hours: float = Field(24.0, gt=0, le=7 * 24)
     webhook_backoff_base_seconds: float = Field(10.0, gt=0, le=3600)
     webhook_backoff_max_seconds: float = Field(3600.0, gt=0, le=24 * 3600)
@@ -143,6 +132,7 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "text"] = "auto"
     ready_timeout_seconds: float = Field(2.0, gt=0, le=30)
     ready_skip_checks: str = ""
+    health_token: str = ""  # shows readiness details to a bearer of it (server mode)
     metrics_port: int | None = Field(None, ge=1, le=65535)
     metrics_host: str = "0.0.0.0"
     cleanup_interval_minutes: int = Field(15, ge=1, le=60)
@@ -213,10 +203,17 @@ class Settings(BaseSettings):
             check_webhook_secret(value)
         return value
 
-    @field_validator("webhook_allow_private")
+    @field_validator("webhook_allow_private", "proxy_networks")
     @classmethod
-    def _allow_private(cls, value: str) -> str:
+    def _networks(cls, value: str) -> str:
         parse_networks(value)
+        return value
+
+    @field_validator("proxy_user_header")
+    @classmethod
+    def _header_name(cls, value: str) -> str:
+        if not value or not all(c.isalnum() or c == "-" for c in value):
+            raise ValueError("must be an HTTP header name such as X-Forwarded-User")
         return value
 
     @model_validator(mode="after")
@@ -229,6 +226,10 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ValueError(f"server mode needs {', '.join(missing)}")
+            try:
+                check_secret_key(self.secret_key)
+            except ValueError as exc:
+                raise ValueError(f"PIXTOOLS_SECRET_KEY {exc}") from None
         return self
 
     # Derived values: desktop fills in what server mode must be told.
@@ -246,6 +247,19 @@ class Settings(BaseSettings):
         if self.api_keys_required is None:
             return self.mode == "server"
         return self.api_keys_required
+
+    @property
+    def effective_web_access(self) -> str:
+        if self.web_access is None:
+            return "login" if self.mode == "server" else "open"
+        return self.web_access
+
+    @property
+    def effective_trusted_hosts(self) -> tuple[str, ...]:
+        """Allowed ``Host`` values (a name without a port allows any port); () allows all."""
+        if self.trusted_hosts:
+            return tuple(h.strip().lower() for h in self.trusted_hosts.split(",") if h.strip())
+        return LOOPBACK_HOSTS if self.mode == "desktop" else ()
 
     @property
     def job_ttl_seconds(self) -> float:
