@@ -250,7 +250,7 @@ def pixtools_stack(name: str, storage: str = "local",
             stack.callback(shutil.rmtree, folder, True)
             storage_env = {"PIXTOOLS_STORAGE_URL": folder.as_uri()}
         env = {"PIXTOOLS_MODE": "server", "PIXTOOLS_DATABASE_URL": database,
-               "PIXTOOLS_REDIS_URL": redis_url, "PIXTOOLS_SECRET_KEY": "bench-secret",
+               "PIXTOOLS_REDIS_URL": redis_url, "PIXTOOLS_SECRET_KEY": secrets.token_urlsafe(32),
                "PIXTOOLS_QUEUE_PREFIX": prefix, "WEB_CONCURRENCY": str(WEB_WORKERS),
                # Counted as usual, but a run submits more than a client normally may.
                "PIXTOOLS_SUBMIT_RATE_LIMIT": "100000/minute",
