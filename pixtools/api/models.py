@@ -38,6 +38,8 @@ class ParamJSON(Strict):
     default: Any = Field(description="The value used when the parameter is left out.")
     description: str
     choices: list[Any] | None = Field(None, description="The allowed values of a choice.")
+    keywords: list[Any] | None = Field(
+        None, description="Words accepted instead of a value of the type, e.g. auto.")
     minimum: float | None = None
     maximum: float | None = None
     format: str | None = Field(None, description="A hint such as color.")
