@@ -105,7 +105,8 @@ def fetch(dest: Path, url: str = UPSTREAM_URL, timeout: float = 60.0,
             os.fsync(out.fileno())
         if actual not in spec.sha256s:
             raise WeightsError(
-                f"download from {url} has sha256 {actual}, expected {_expected(spec)}; "
+                f"{spec.label} download from {url} has sha256 {actual}, "
+                f"expected {_expected(spec)}; "
                 f"nothing was written to {dest}"
             )
         os.replace(tmp, dest)

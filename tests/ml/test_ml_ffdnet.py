@@ -118,3 +118,19 @@ def test_greyscale_stays_greyscale_and_is_denoised(ffdnet_weights, clean_crop) -
     out = model.denoise(Image.fromarray(noisy), sigma=sigma)
     assert out.mode == "L"
     assert psnr(clean, np.asarray(out)) - psnr(clean, noisy) > 2.5  # 3.6 at the true sigma
+
+
+def test_each_model_is_loaded_once_per_process(weights_path: Path, tmp_path: Path) -> None:
+    """FFDNet's files are found beside DnCNN's; each kind is built once and then reused."""
+    from pixtools.ml import runtime
+
+    config = runtime.DenoiseConfig(weights=weights_path, ffdnet_tile=256)
+    clip = runtime.denoiser(config, "ffdnet_clip")
+    assert clip.kind == "ffdnet_clip" and clip.tile == 256
+    assert runtime.denoiser(config, "ffdnet_clip") is clip
+    assert runtime.denoiser(config, "ffdnet") is not clip
+    with runtime.configured(config):
+        assert runtime.current("ffdnet_clip") is clip
+    missing = runtime.DenoiseConfig(weights=tmp_path / "dncnn_color_blind.pth")
+    with pytest.raises(WeightsError, match="FFDNet-clip weights not found"):
+        runtime.denoiser(missing, "ffdnet_clip")
