@@ -42,6 +42,28 @@ def weights_path() -> Path:
 
 
 @pytest.fixture(scope="session")
+def ffdnet_weights() -> dict[str, Path]:
+    """The FFDNet colour weights by kind (``ffdnet``, ``ffdnet_clip``)."""
+    folder = SHARED / "models"
+    paths = {"ffdnet": folder / "ffdnet_color.pth", "ffdnet_clip": folder / "ffdnet_color_clip.pth"}
+    for path in paths.values():
+        if not path.is_file():
+            service_missing(f"FFDNet weights at {path} (set PIXTOOLS_SHARED_DIR)")
+    return paths
+
+
+@pytest.fixture(scope="session")
+def matconvnet_models() -> dict[str, Path]:
+    """The authors' MatConvNet FFDNet files the .pth weights were converted from."""
+    folder = SHARED / "models"
+    paths = {"ffdnet": folder / "FFDNet_color.mat", "ffdnet_clip": folder / "FFDNet_Clip_color.mat"}
+    for path in paths.values():
+        if not path.is_file():
+            service_missing(f"MatConvNet FFDNet file at {path} (set PIXTOOLS_SHARED_DIR)")
+    return paths
+
+
+@pytest.fixture(scope="session")
 def torch_available() -> None:
     """The ml extra: a Python without a torch wheel at hand runs the rest of the suite."""
     if importlib.util.find_spec("torch") is None:

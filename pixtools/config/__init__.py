@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     dncnn_precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     dncnn_threads: int = Field(0, ge=0, le=256)
     dncnn_tile: int = Field(512, ge=64, le=4096)
+    # FFDNet (denoise's default model): unset paths mean the released names beside DnCNN's.
+    ffdnet_weights: Path | None = None
+    ffdnet_clip_weights: Path | None = None
+    ffdnet_precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
+    ffdnet_tile: int = Field(1024, ge=64, le=4096)
 
     # Webhooks (pixtools.webhooks): where this instance is reached, timeouts, retries, breaker.
     public_url: str = ""
@@ -268,7 +273,10 @@ class Settings(BaseSettings):
     @property
     def denoise_config(self) -> DenoiseConfig:
         return DenoiseConfig(weights=Path(self.dncnn_weights), precision=self.dncnn_precision,
-                             threads=self.dncnn_threads, tile=self.dncnn_tile)
+                             threads=self.dncnn_threads, tile=self.dncnn_tile,
+                             ffdnet_weights=self.ffdnet_weights,
+                             ffdnet_clip_weights=self.ffdnet_clip_weights,
+                             ffdnet_precision=self.ffdnet_precision, ffdnet_tile=self.ffdnet_tile)
 
     @property
     def search_limits(self) -> SearchLimits:
