@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from limits import parse_many
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..ml.runtime import DenoiseConfig
 from ..quality.search import SearchLimits
 from .rules import (
+    ADDRESS_HINTS,
     LOOPBACK_HOSTS,
     READY_CHECKS,
     WEBHOOK_SECRET_PREFIX,
@@ -186,19 +187,11 @@ class Settings(BaseSettings):
             raise ValueError("use letters, digits or '_' (it becomes part of Redis key names)")
         return value
 
-    @field_validator("public_url")
+    @field_validator("public_url", "s3_public_url")
     @classmethod
-    def _public_url(cls, value: str) -> str:
+    def _http_address(cls, value: str, info: ValidationInfo) -> str:
         if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must be the http:// or https:// address of this instance")
-        return value.rstrip("/")
-
-    @field_validator("s3_public_url")
-    @classmethod
-    def _s3_public_url(cls, value: str) -> str:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must be the http:// or https:// address browsers reach S3 at, "
-                             "such as http://192.168.1.20:9000")
+            raise ValueError(ADDRESS_HINTS[info.field_name or ""])
         return value.rstrip("/")
 
     @field_validator("webhook_secret")
