@@ -14,6 +14,7 @@ from torch import nn
 from torch.nn import functional
 
 from pixtools.ml import weights
+from pixtools.ml.dncnn import load_strict
 
 SCALE = 2  # pixel-unshuffle factor
 DEPTH = 12  # conv layers, all 3x3, at half resolution
@@ -67,10 +68,4 @@ def load_model(path: str | os.PathLike[str], spec: weights.WeightsSpec,
                device: str | torch.device = "cpu") -> FFDNet:
     """Verify the weights file against ``spec``, load it strictly, return it in eval mode."""
     weights.verify(path, spec)
-    state = torch.load(path, map_location=device, weights_only=True)
-    model = FFDNet()
-    model.load_state_dict(state, strict=True)
-    model.to(device)
-    model.eval()
-    model.requires_grad_(False)
-    return model
+    return load_strict(FFDNet(), path, device)
