@@ -118,17 +118,23 @@ def run(queue: str, *, workers: int | None = None, periodic: bool = True) -> Non
 
 
 def load_model(app: Flask) -> None:
-    """Load DnCNN once, before taking work; unusable weights are reported, not fatal.
+    """Load DnCNN and both FFDNet models once, before taking work; unusable weights are
+    reported, not fatal.
 
     Without weights the worker still runs, so denoise jobs fail with the reason (and what
-    to run) instead of waiting in a queue nobody serves.
+    to run) instead of waiting in a queue nobody serves; without FFDNet's, denoise's
+    ``auto`` falls back to DnCNN.
     """
-    try:
-        runtime.denoiser(app.extensions["pixtools.settings"].denoise_config)
-    except ImportError as exc:  # an image or install without the ml extra (torch)
-        log.error("denoise unavailable: %s", exc)
-        print(f"pixtools worker ml: denoise unavailable: torch is not installed ({exc}); "
-              "install PixTools with its ml extra", file=sys.stderr, flush=True)
-    except WeightsError as exc:
-        log.error("denoise unavailable: %s", exc)
-        print(f"pixtools worker ml: denoise unavailable: {exc}", file=sys.stderr, flush=True)
+    config = app.extensions["pixtools.settings"].denoise_config
+    for kind in ("dncnn", "ffdnet", "ffdnet_clip"):
+        try:
+            runtime.denoiser(config, kind)
+        except ImportError as exc:  # an image or install without the ml extra (torch)
+            log.error("denoise unavailable: %s", exc)
+            print(f"pixtools worker ml: denoise unavailable: torch is not installed ({exc}); "
+                  "install PixTools with its ml extra", file=sys.stderr, flush=True)
+            return
+        except WeightsError as exc:
+            what = "denoise unavailable" if kind == "dncnn" else f"denoise model {kind} unavailable"
+            log.error("%s: %s", what, exc)
+            print(f"pixtools worker ml: {what}: {exc}", file=sys.stderr, flush=True)

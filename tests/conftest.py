@@ -41,6 +41,28 @@ def weights_path() -> Path:
     return path
 
 
+def _shared_models(what: str, **names: str) -> dict[str, Path]:
+    paths = {kind: SHARED / "models" / name for kind, name in names.items()}
+    for path in paths.values():
+        if not path.is_file():
+            service_missing(f"{what} at {path} (set PIXTOOLS_SHARED_DIR)")
+    return paths
+
+
+@pytest.fixture(scope="session")
+def ffdnet_weights() -> dict[str, Path]:
+    """The FFDNet colour weights by kind (``ffdnet``, ``ffdnet_clip``)."""
+    return _shared_models("FFDNet weights", ffdnet="ffdnet_color.pth",
+                          ffdnet_clip="ffdnet_color_clip.pth")
+
+
+@pytest.fixture(scope="session")
+def matconvnet_models() -> dict[str, Path]:
+    """The authors' MatConvNet FFDNet files the .pth weights were converted from."""
+    return _shared_models("MatConvNet FFDNet file", ffdnet="FFDNet_color.mat",
+                          ffdnet_clip="FFDNet_Clip_color.mat")
+
+
 @pytest.fixture(scope="session")
 def torch_available() -> None:
     """The ml extra: a Python without a torch wheel at hand runs the rest of the suite."""

@@ -93,7 +93,7 @@ def test_heartbeat_goes_on_while_the_ml_consumer_runs_a_long_denoise(
     assert worker.proc.poll() is None, worker.output()
 
     api = create_app(settings_from_env(env))
-    recipe = json.dumps({"outputs": [{"steps": [{"op": "denoise"}]}]})
+    recipe = json.dumps({"outputs": [{"steps": [{"op": "denoise", "model": "dncnn"}]}]})
     with api.app_context():
         response = api.test_client().post(
             "/api/v1/jobs", content_type="multipart/form-data",

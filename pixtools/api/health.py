@@ -144,9 +144,18 @@ def check_queues(app: Flask) -> dict[str, Any]:
 
 
 def check_weights(app: Flask) -> dict[str, Any]:
-    path = Path(app.extensions["pixtools.settings"].dncnn_weights)
+    config = app.extensions["pixtools.settings"].denoise_config
+    path = Path(config.weights)
     verify_weights(path)
-    return {"path": str(path)}
+    # FFDNet is optional: without it, denoise's model auto falls back to DnCNN.
+    ffdnet: dict[str, str] = {}
+    for kind, spec in (("ffdnet", weights.FFDNET), ("ffdnet_clip", weights.FFDNET_CLIP)):
+        try:
+            verify_weights(config.path(kind), spec)
+            ffdnet[kind] = "ok"
+        except CheckFailed as exc:
+            ffdnet[kind] = f"{exc} (denoise falls back to DnCNN)"
+    return {"path": str(path), "ffdnet": ffdnet}
 
 
 def check_webhooks(app: Flask) -> dict[str, Any]:
@@ -167,33 +176,34 @@ CHECKS: dict[str, Callable[[Flask], dict[str, Any]]] = {
 
 # --- DnCNN weights (hashed without torch) -----------------------------------------------------
 
-_weights_cache: dict[tuple[str, int, int], str | None] = {}
+_weights_cache: dict[tuple[str, str, int, int], str | None] = {}
 _weights_lock = threading.Lock()
 
 
-def _verify_file(path: Path) -> None:
+def _verify_file(path: Path, spec: weights.WeightsSpec) -> None:
     try:
-        weights.verify(path)
+        weights.verify(path, spec)
     except weights.WeightsError as exc:
         raise CheckFailed(str(exc)) from None
 
 
-def verify_weights(path: Path) -> None:
-    """Raise ``CheckFailed`` unless ``path`` holds the DnCNN weights (hashed once per version
+def verify_weights(path: Path, spec: weights.WeightsSpec = weights.DNCNN) -> None:
+    """Raise ``CheckFailed`` unless ``path`` holds ``spec``'s weights (hashed once per version
     of the file, so frequent probes cost a ``stat``)."""
     try:
         stat = path.stat()
     except OSError:
         raise CheckFailed(
-            f"DnCNN weights not found at {path}: fetch them or set PIXTOOLS_DNCNN_WEIGHTS"
+            f"{spec.label} weights not found at {path}: fetch them with `pixtools model fetch`"
+            + (" or set PIXTOOLS_DNCNN_WEIGHTS" if spec is weights.DNCNN else "")
         ) from None
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    key = (spec.label, str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     with _weights_lock:
         if key in _weights_cache:
             problem = _weights_cache[key]
         else:
             try:
-                _verify_file(path)
+                _verify_file(path, spec)
                 problem = None
             except CheckFailed as exc:
                 problem = str(exc)

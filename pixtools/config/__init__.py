@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from limits import parse_many
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..ml.runtime import DenoiseConfig
 from ..quality.search import SearchLimits
 from .rules import (
+    ADDRESS_HINTS,
     LOOPBACK_HOSTS,
     READY_CHECKS,
     WEBHOOK_SECRET_PREFIX,
@@ -109,6 +110,11 @@ class Settings(BaseSettings):
     dncnn_precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
     dncnn_threads: int = Field(0, ge=0, le=256)
     dncnn_tile: int = Field(512, ge=64, le=4096)
+    # FFDNet (denoise's default model): unset paths mean the released names beside DnCNN's.
+    ffdnet_weights: Path | None = None
+    ffdnet_clip_weights: Path | None = None
+    ffdnet_precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"
+    ffdnet_tile: int = Field(1024, ge=64, le=4096)
 
     # Webhooks (pixtools.webhooks): where this instance is reached, timeouts, retries, breaker.
     public_url: str = ""
@@ -181,19 +187,11 @@ class Settings(BaseSettings):
             raise ValueError("use letters, digits or '_' (it becomes part of Redis key names)")
         return value
 
-    @field_validator("public_url")
+    @field_validator("public_url", "s3_public_url")
     @classmethod
-    def _public_url(cls, value: str) -> str:
+    def _http_address(cls, value: str, info: ValidationInfo) -> str:
         if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must be the http:// or https:// address of this instance")
-        return value.rstrip("/")
-
-    @field_validator("s3_public_url")
-    @classmethod
-    def _s3_public_url(cls, value: str) -> str:
-        if value and not value.startswith(("http://", "https://")):
-            raise ValueError("must be the http:// or https:// address browsers reach S3 at, "
-                             "such as http://192.168.1.20:9000")
+            raise ValueError(ADDRESS_HINTS[info.field_name or ""])
         return value.rstrip("/")
 
     @field_validator("webhook_secret")
@@ -268,7 +266,10 @@ class Settings(BaseSettings):
     @property
     def denoise_config(self) -> DenoiseConfig:
         return DenoiseConfig(weights=Path(self.dncnn_weights), precision=self.dncnn_precision,
-                             threads=self.dncnn_threads, tile=self.dncnn_tile)
+                             threads=self.dncnn_threads, tile=self.dncnn_tile,
+                             ffdnet_weights=self.ffdnet_weights,
+                             ffdnet_clip_weights=self.ffdnet_clip_weights,
+                             ffdnet_precision=self.ffdnet_precision, ffdnet_tile=self.ffdnet_tile)
 
     @property
     def search_limits(self) -> SearchLimits:

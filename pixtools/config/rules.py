@@ -13,6 +13,12 @@ from pathlib import Path
 # The readiness checks of /api/health/ready, in the order they are reported.
 READY_CHECKS = ("database", "redis", "storage", "queues", "weights", "webhooks")
 WEBHOOK_SECRET_PREFIX = "whsec_"
+# What an http(s) address setting must be, by field.
+ADDRESS_HINTS = {
+    "public_url": "must be the http:// or https:// address of this instance",
+    "s3_public_url": "must be the http:// or https:// address browsers reach S3 at, "
+                     "such as http://192.168.1.20:9000",
+}
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 

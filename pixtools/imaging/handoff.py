@@ -1,7 +1,8 @@
 """Handing a picture from one queue to the other: lossless PNG (APNG for animations).
 
 The file carries what the next steps and the final encode need besides the pixels: the
-loop count, the notes for the user, how many frames the source had, and the colour
+loop count, the notes for the user, what earlier steps said about their run (details),
+how many frames the source had, and the colour
 profile the pixels are in when the recipe keeps it. Orientation and colour were settled
 when the source was decoded, so reading a handoff changes neither again.
 """
@@ -28,7 +29,7 @@ def encode(picture: Picture) -> bytes:
     with its state (loop, notes, frame count) and kept profile, so nothing is lost."""
     frames = unify([to_working_mode(frame) for frame in picture.frames])
     state = {"loop": picture.loop, "source_frames": picture.source_frames,
-             "notes": picture.notes}
+             "notes": picture.notes, "details": picture.details}
     text = PngInfo()
     text.add_text(STATE_KEY, json.dumps(state))
     kwargs: dict[str, Any] = {"compress_level": 1, "pnginfo": text}
@@ -62,4 +63,5 @@ def decode(data: bytes, limits: Limits) -> Picture:
         icc=icc,
         source_frames=state.get("source_frames", 1),
         notes=list(state.get("notes", [])),
+        details=dict(state.get("details", {})),
     )

@@ -44,6 +44,8 @@ class Picture:
     embedded: meta.Embedded | None = None  # the source's metadata (not after a handoff)
     source_frames: int = 1
     notes: list[str] = field(default_factory=list)
+    # What steps said about their run, by operation name, for the output's details.
+    details: dict[str, Any] = field(default_factory=dict)
 
     @property
     def size(self) -> tuple[int, int]:

@@ -33,6 +33,29 @@ class StepJSON(Strict):
     error: str | None = Field(description="Why the step failed, else null.")
 
 
+class DenoiseDetailsJSON(Strict):
+    """What the denoise step did (``details.denoise``)."""
+
+    model: Literal["ffdnet-clip", "ffdnet", "dncnn"] = Field(
+        description="The network that ran: FFDNet's clipped-noise variant (8-bit images), "
+                    "plain FFDNet (16-bit) or DnCNN-B.")
+    noise_level: float = Field(ge=0, le=75, description="Noise sigma on the 0-255 scale: "
+                               "FFDNet's setting (DnCNN is blind: the level is only read).")
+    estimated: bool = Field(description="Whether the noise level was estimated from the "
+                                        "image (noise_level auto) rather than given.")
+    fallback: str | None = Field(None, description="Present when model auto wanted FFDNet "
+                                 "but its weights were unusable, so DnCNN ran: why.")
+
+
+class DetailsJSON(BaseModel):
+    """More about an output: the operations' own reports (metadata, denoise), animation,
+    the encoding search (auto), placeholder, notes."""
+
+    model_config = ConfigDict(extra="allow")
+    denoise: DenoiseDetailsJSON | None = Field(None, description="Present when a denoise "
+                                               "step ran.")
+
+
 class OutputJSON(Strict):
     """One output of the recipe. ``format`` to ``details`` appear once it has succeeded."""
 
@@ -46,8 +69,8 @@ class OutputJSON(Strict):
     saving_percent: float | None = Field(
         None, description="Smaller than the upload by this much (negative: larger).")
     url: str | None = Field(None, description="A signed download link that expires.")
-    details: dict[str, Any] | None = Field(
-        None, description="When there is more to say: metadata, animation, notes.")
+    details: DetailsJSON | None = Field(
+        None, description="When there is more to say: metadata, animation, denoise, notes.")
 
 
 class SourceJSON(Strict):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+from typing import TypeVar
 
 import torch
 from torch import nn
 
 from pixtools.ml import weights
+
+M = TypeVar("M", bound=nn.Module)
 
 DEPTH = 20  # conv layers
 CHANNELS = 64
@@ -40,13 +43,18 @@ class DnCNN(nn.Module):
         return x - self.model(x)
 
 
-def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> DnCNN:
-    """Verify the weights file, load it strictly and return the model in eval mode."""
-    weights.verify(path)
+def load_strict(model: M, path: str | os.PathLike[str], device: str | torch.device) -> M:
+    """Load a verified weights file into ``model`` strictly (every tensor named and shaped
+    as the network expects) and return it on ``device`` in eval mode, without gradients."""
     state = torch.load(path, map_location=device, weights_only=True)
-    model = DnCNN()
     model.load_state_dict(state, strict=True)
     model.to(device)
     model.eval()
     model.requires_grad_(False)
     return model
+
+
+def load_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> DnCNN:
+    """Verify the weights file, load it strictly and return the model in eval mode."""
+    weights.verify(path)
+    return load_strict(DnCNN(), path, device)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import weights
 from .weights import WeightsError
 
 log = logging.getLogger(__name__)
@@ -29,17 +30,30 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DenoiseConfig:
-    """What a denoiser is built from (``PIXTOOLS_DNCNN_*`` settings)."""
+    """What the denoisers are built from (``PIXTOOLS_DNCNN_*``, ``PIXTOOLS_FFDNET_*``)."""
 
-    weights: Path
+    weights: Path  # DnCNN's
     precision: str = "auto"
     threads: int = 0  # 0: every core this process may use
     tile: int = 512
+    # None: the released file name beside DnCNN's weights.
+    ffdnet_weights: Path | None = None
+    ffdnet_clip_weights: Path | None = None
+    ffdnet_precision: str = "auto"
+    ffdnet_tile: int = 1024
+
+    def path(self, kind: str) -> Path:
+        """The weights file of ``kind`` (dncnn, ffdnet or ffdnet_clip)."""
+        if kind == "dncnn":
+            return self.weights
+        chosen = self.ffdnet_weights if kind == "ffdnet" else self.ffdnet_clip_weights
+        spec = weights.FFDNET if kind == "ffdnet" else weights.FFDNET_CLIP
+        return chosen or self.weights.parent / spec.filename
 
 
 _active: ContextVar[DenoiseConfig | None] = ContextVar("pixtools_denoise_config", default=None)
 _lock = threading.Lock()
-_loaded: dict[DenoiseConfig, Any] = {}
+_loaded: dict[tuple[DenoiseConfig, str], Any] = {}
 
 
 @contextlib.contextmanager
@@ -52,26 +66,29 @@ def configured(config: DenoiseConfig) -> Iterator[None]:
         _active.reset(token)
 
 
-def denoiser(config: DenoiseConfig) -> Any:
-    """The loaded model for ``config``; ``WeightsError`` (saying what to run) when the
-    weights are unusable."""
+def denoiser(config: DenoiseConfig, kind: str = "dncnn") -> Any:
+    """The loaded model ``kind`` (dncnn, ffdnet, ffdnet_clip) for ``config``, each loaded
+    once per process; ``WeightsError`` (saying what to run) when its weights are unusable."""
     with _lock:
-        if config not in _loaded:
+        if (config, kind) not in _loaded:
             # torch arrives with this import, on first use only (see the module docstring).
             inference = importlib.import_module("pixtools.ml.inference")
-            model = inference.Denoiser(config.weights, precision=config.precision,
-                                       threads=config.threads or None, tile=config.tile)
-            log.info("DnCNN loaded", extra={"precision": model.precision,
-                                            "threads": model.threads,
-                                            "device": str(model.device), "tile": model.tile})
-            _loaded[config] = model
-        return _loaded[config]
+            dncnn = kind == "dncnn"
+            model = inference.Denoiser(
+                config.path(kind), kind=kind, threads=config.threads or None,
+                precision=config.precision if dncnn else config.ffdnet_precision,
+                tile=config.tile if dncnn else config.ffdnet_tile)
+            log.info("denoise model loaded", extra={
+                "model": kind, "precision": model.precision, "threads": model.threads,
+                "device": str(model.device), "tile": model.tile})
+            _loaded[(config, kind)] = model
+        return _loaded[(config, kind)]
 
 
-def current() -> Any:
-    """The denoiser of the configuration put in place by ``configured``."""
+def current(kind: str = "dncnn") -> Any:
+    """The denoiser ``kind`` of the configuration put in place by ``configured``."""
     config = _active.get()
     if config is None:
         raise WeightsError("no denoise settings in this process: run denoise steps through "
                            "a PixTools consumer")
-    return denoiser(config)
+    return denoiser(config, kind)

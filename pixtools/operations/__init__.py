@@ -6,7 +6,7 @@ Adding an operation means one module here, one line in ``REGISTRY`` and one test
 from __future__ import annotations
 
 from . import blur, convert, crop, denoise, flip, grayscale, metadata, resize, rotate, sharpen
-from .base import Operation, OutputLimits, Params, Progress, Refusal
+from .base import DETAILS_KEY, Operation, OutputLimits, Params, Progress, Refusal
 
 REGISTRY: dict[str, Operation] = {
     op.name: op
@@ -24,8 +24,8 @@ REGISTRY: dict[str, Operation] = {
     )
 }
 
-__all__ = ["REGISTRY", "Operation", "OutputLimits", "Params", "Progress", "Refusal", "encoding_op",
-           "get"]
+__all__ = ["DETAILS_KEY", "REGISTRY", "Operation", "OutputLimits", "Params", "Progress",
+           "Refusal", "encoding_op", "get"]
 
 
 def get(name: str) -> Operation:

@@ -17,6 +17,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from ..imaging.embedded import Embedded
 
 Queue = Literal["standard", "ml"]
+# An operation that has something to say about what it did (which model ran, at what noise
+# level) leaves a JSON-able dict under this key in its result's ``info``: the pipeline
+# moves it into the output's details, under the operation's name.
+DETAILS_KEY = "pixtools.details"
 Progress = Callable[[float], None]
 
 
@@ -110,7 +114,8 @@ class Operation:
       None when the result is never larger than the input;
     - ``check_params(params, limits)``: what the parameters alone show to be over the
       limits, whatever the image (a ``Refusal``), or None;
-    - ``report(source metadata, params)`` returns JSON attached to the output's details;
+    - ``report(source metadata, params)`` returns JSON attached to the output's details
+      (what only the run knows goes in the result's ``info[DETAILS_KEY]`` instead);
     - ``compare``: its outputs are best judged beside the original (the page now shows
       that split view for every output; the flag is kept for callers that read it);
     - ``form_rank``: where the page's "+ Add step" menu lists it (lower first; the

@@ -167,6 +167,14 @@
       var output = document.getElementById(target.dataset.output);
       if (output) output.textContent = target.value;
     }
+    // A slider with a word (noise level: Auto): moving it sets a value, the word goes off.
+    var box = target.dataset.keywordBox && document.getElementById(target.dataset.keywordBox);
+    if (box) box.checked = false;
+    var slider = target.dataset.keywordFor && document.getElementById(target.dataset.keywordFor);
+    if (slider) {
+      var shown = document.getElementById(slider.dataset.output);
+      if (shown) shown.textContent = target.checked ? target.value : slider.value;
+    }
     var format = target.closest(".format");
     if (format && target.name === "format") format.classList.toggle("is-on", target.checked);
   }

@@ -27,7 +27,7 @@ from ..imaging import embedded, handoff
 from ..jobs import LeaseKeeper, LeaseLost
 from ..models import Output, Step
 from ..models.state import FINISHED, QUEUED
-from ..operations import REGISTRY, encoding_op
+from ..operations import DETAILS_KEY, REGISTRY, encoding_op
 from ..operations.convert import ConvertParams
 from ..recipe import RecipeOptions, options_of
 from ..storage import StorageError, get_storage
@@ -152,6 +152,7 @@ def _run_from(first: Step, lease: LeaseKeeper) -> None:
         picture.frames = run_operation(
             step.op, step.params, picture.frames, functools.partial(jobs.report_progress, step.id)
         )
+        _collect_details(picture, step.op)
         following = _next_step(output, step)
         if following is None or following.queue != first.queue:
             break
@@ -170,6 +171,13 @@ def _run_from(first: Step, lease: LeaseKeeper) -> None:
         jobs.hand_over(step, following)
         return
     _store_result(output, picture, options, target, lease)
+
+
+def _collect_details(picture: imaging.Picture, op: str) -> None:
+    """Move what the step left in its result's info (``DETAILS_KEY``) to the picture."""
+    said = [frame.info.pop(DETAILS_KEY, None) for frame in picture.frames]
+    if said[0] is not None:
+        picture.details[op] = said[0]  # the first frame speaks for an animation
 
 
 def _next_step(output: Output, step: Step) -> Step | None:
@@ -199,6 +207,7 @@ def _store_result(output: Output, picture: imaging.Picture, options: RecipeOptio
     if picture.source_frames > 1:
         details["animation"] = {"source_frames": picture.source_frames,
                                 "frames": len(picture.frames)}
+    details.update(picture.details)
     for step, operation in reports:
         assert operation.report is not None and source is not None
         details[step.op] = operation.report(source, operation.params.model_validate(step.params))

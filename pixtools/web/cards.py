@@ -129,6 +129,7 @@ class OutputPanel:
     compare: Compare | None = None
     details: str | None = None
     auto: AutoFacts | None = None
+    denoise: dict[str, Any] | None = None  # which model ran, at what noise level
     placeholder: str | None = None  # a data: URL shown while the result loads
     colour: str | None = None  # the dominant colour, "#rrggbb"
 
@@ -205,6 +206,7 @@ def _panel(view: JobView, output: OutputView, links: Links) -> OutputPanel:
         panel.details = json.dumps(output.details, indent=2, sort_keys=True, default=str)
         if "auto" in output.details:
             panel.auto = AutoFacts.of(output.details["auto"])
+        panel.denoise = output.details.get("denoise")
         panel.placeholder = placeholder_url(output.details)
         panel.colour = (output.details.get("placeholder") or {}).get("dominant_colour")
     if output.url:

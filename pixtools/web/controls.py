@@ -31,7 +31,10 @@ def _widget(param: Mapping[str, Any]) -> str:
         low, high = param.get("minimum"), param.get("maximum")
         if default is None or low is None or high is None:
             return "number"
-        return "range" if high - low <= SLIDER_SPAN else "number"
+        if high - low > SLIDER_SPAN:
+            return "number"
+        # A number or a word such as "auto" that is the default: a slider with a switch.
+        return "range-auto" if default in param.get("keywords", []) else "range"
     if kind == "string" and isinstance(default, str) and COLOUR.match(default):
         return "color"
     if kind == "array":
@@ -85,6 +88,19 @@ class Control:
         return self.raw not in ("", "0", "false", "off")
 
     @property
+    def keyword(self) -> bool:
+        """Whether a word (e.g. auto) is chosen rather than a value of the type."""
+        return self.raw in self.param.get("keywords", [])
+
+    @property
+    def slider_value(self) -> str:
+        """Where a ``range-auto`` slider stands: the value typed, else a third of its way."""
+        if not self.keyword and self.raw:
+            return self.raw
+        low, high = self.param["minimum"], self.param["maximum"]
+        return self._show(round(low + (high - low) / 3))
+
+    @property
     def choices(self) -> list[tuple[str, Any]]:
         options = [(str(c), c) for c in self.param.get("choices", [])]
         if self.default is None and not self.param.get("required"):
@@ -98,6 +114,8 @@ class Control:
         text = (self.raw or "").strip()
         if not text:
             return None
+        if text in self.param.get("keywords", []):
+            return text
         kind = self.param["type"]
         try:
             if kind == "integer":

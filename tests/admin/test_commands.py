@@ -327,7 +327,8 @@ def test_the_real_flask_command(tmp_path):
 
 @pytest.fixture
 def weights_server(tmp_path: Path) -> Any:
-    """A local HTTP server with the real weights and a file that is not them."""
+    """A local HTTP server with the real weights under their released names (and DnCNN's as
+    dncnn.pth) and a file that is not them; its ``bad`` folder holds wrong FFDNet files."""
     import functools
     import http.server
     import threading
@@ -335,8 +336,12 @@ def weights_server(tmp_path: Path) -> Any:
     from tests.support.environment import SHARED
 
     served = tmp_path / "served"
-    served.mkdir()
-    (served / "dncnn.pth").write_bytes((SHARED / "models" / "dncnn_color_blind.pth").read_bytes())
+    (served / "bad").mkdir(parents=True)
+    models = SHARED / "models"
+    (served / "dncnn.pth").write_bytes((models / "dncnn_color_blind.pth").read_bytes())
+    for name in ("dncnn_color_blind.pth", "ffdnet_color.pth", "ffdnet_color_clip.pth"):
+        (served / name).write_bytes((models / name).read_bytes())
+        (served / "bad" / name).write_bytes((models / name).read_bytes()[:-1] + b"x")
     (served / "other.pth").write_bytes(b"not the weights" * 100)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -349,22 +354,49 @@ def test_model_fetch_and_verify(tmp_path, weights_server):
     from pixtools import create_app
 
     target = tmp_path / "models" / "dncnn.pth"
+    ffdnet = tmp_path / "models" / "ffdnet_color.pth"
+    clip = tmp_path / "models" / "ffdnet_color_clip.pth"
     app = create_app({"data_dir": tmp_path / "data", "secret_key": "s", "dncnn_weights": target})
+    base = ["--base-url", weights_server]
     with app.app_context():
         missing = invoke(app, "model", "verify")
         assert missing.exit_code == 1 and "not found" in missing.output
+        assert all(f"{name} weights not found" in missing.output
+                   for name in ("DnCNN", "FFDNet", "FFDNet-clip"))
 
-        wrong = invoke(app, "model", "fetch", "--url", f"{weights_server}/other.pth")
+        wrong = invoke(app, "model", "fetch", "--url", f"{weights_server}/other.pth", *base)
         assert wrong.exit_code == 1 and "sha256" in wrong.output
         assert not target.exists()  # nothing half-written
+        assert ffdnet.exists() and clip.exists()  # FFDNet's came, beside DnCNN's
 
-        fetched = invoke(app, "model", "fetch", "--url", f"{weights_server}/dncnn.pth")
+        fetched = invoke(app, "model", "fetch", "--url", f"{weights_server}/dncnn.pth", *base)
         assert fetched.exit_code == 0, fetched.output
-        assert "downloaded and verified" in fetched.stdout
-        assert invoke(app, "model", "verify").exit_code == 0
-        again = invoke(app, "model", "fetch", "--url", f"{weights_server}/other.pth")
+        assert "DnCNN weights downloaded and verified" in fetched.stdout
+        assert "FFDNet weights already present" in fetched.stdout
+        verified = invoke(app, "model", "verify")
+        assert verified.exit_code == 0, verified.output
+        assert verified.output.count("weights OK") == 3
+        again = invoke(app, "model", "fetch", "--url", f"{weights_server}/other.pth", *base)
         assert again.exit_code == 0 and "already present" in again.stdout
 
         target.write_bytes(target.read_bytes()[:-1] + b"x")
         corrupt = invoke(app, "model", "verify")
         assert corrupt.exit_code == 1 and "sha256" in corrupt.output
+
+
+def test_model_fetch_refuses_wrong_ffdnet_files(tmp_path, weights_server):
+    from pixtools import create_app
+
+    folder = tmp_path / "models"
+    app = create_app({"data_dir": tmp_path / "data", "secret_key": "s",
+                      "dncnn_weights": folder / "dncnn_color_blind.pth"})
+    with app.app_context():
+        bad = invoke(app, "model", "fetch", "--base-url", f"{weights_server}/bad")
+        assert bad.exit_code == 1
+        for name in ("DnCNN", "FFDNet", "FFDNet-clip"):
+            assert "has sha256" in bad.output and name in bad.output
+        assert not list(folder.glob("*.pth")) and not list(folder.glob(".*part"))
+        good = invoke(app, "model", "fetch", "--base-url", weights_server)
+        assert good.exit_code == 0, good.output
+        assert sorted(p.name for p in folder.glob("*.pth")) == [
+            "dncnn_color_blind.pth", "ffdnet_color.pth", "ffdnet_color_clip.pth"]

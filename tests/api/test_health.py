@@ -85,6 +85,8 @@ def test_desktop_ready_with_every_check_reported(app):
     assert checks["storage"]["status"] == "ok"
     assert checks["queues"]["depth"] == {"standard": 0, "ml": 0, "webhooks": 0}
     assert checks["weights"]["status"] == "ok"
+    # FFDNet's weights are reported, never failing: denoise falls back to DnCNN without them.
+    assert set(checks["weights"]["ffdnet"]) == {"ffdnet", "ffdnet_clip"}
     # Webhooks are reported when that module is installed, skipped otherwise.
     assert checks["webhooks"]["status"] in ("ok", "skipped")
 
@@ -108,6 +110,22 @@ def test_missing_weights_make_it_unready(app, tmp_path):
     assert status == 503
     assert body["status"] == "unready" and body["failing"] == ["weights"]
     assert "not found" in body["checks"]["weights"]["error"]
+
+
+def test_missing_ffdnet_weights_are_reported_but_leave_it_ready(tmp_path):
+    from pixtools import create_app, db
+
+    application = create_app({"data_dir": tmp_path / "data", "secret_key": "s",
+                              "dncnn_weights": WEIGHTS,
+                              "ffdnet_weights": SHARED / "models" / "ffdnet_color.pth",
+                              "ffdnet_clip_weights": tmp_path / "absent.pth"})
+    db.upgrade(application)
+    status, body = ready(application)
+    assert status == 200 and body["failing"] == []
+    report = body["checks"]["weights"]["ffdnet"]
+    assert report["ffdnet"] == "ok"
+    assert report["ffdnet_clip"].startswith("FFDNet-clip weights not found at")
+    assert "falls back to DnCNN" in report["ffdnet_clip"]
 
 
 def test_corrupt_weights_make_it_unready(tmp_path):

@@ -10,7 +10,7 @@ from tests.support.environment import IN_CI
 
 # These modules import torch as they load: without the ml extra they are not collected (a
 # line in the report header says so), except under CI, where that fails loudly.
-TORCH_MODULES = ["test_ml_grey.py", "test_ml_inference.py", "test_ml_model.py",
+TORCH_MODULES = ["test_ml_ffdnet.py", "test_ml_grey.py", "test_ml_inference.py", "test_ml_model.py",
                  "test_ml_quality.py"]
 collect_ignore = (TORCH_MODULES if importlib.util.find_spec("torch") is None and not IN_CI
                   else [])

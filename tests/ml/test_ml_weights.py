@@ -117,3 +117,21 @@ def test_fetch_http_error_is_a_weights_error(server_url: str, tmp_path: Path) ->
 def test_import_does_not_load_torch(module: str) -> None:
     code = f"import {module}, sys; assert 'torch' not in sys.modules, 'torch was imported'"
     subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True, timeout=60)
+
+
+@pytest.mark.parametrize("spec", [weights.FFDNET, weights.FFDNET_CLIP])
+def test_fetch_ffdnet_by_its_released_name(spec, ffdnet_weights, serve_dir: Path,
+                                           server_url: str, tmp_path: Path) -> None:
+    ours, other_kind = ("ffdnet", "ffdnet_clip") if spec is weights.FFDNET else (
+        "ffdnet_clip", "ffdnet")
+    shutil.copy(ffdnet_weights[ours], serve_dir / spec.filename)
+    dest = tmp_path / "models" / spec.filename
+    weights.fetch(dest, url=spec.url(server_url), spec=spec)
+    weights.verify(dest, spec)
+    # The other FFDNet model under this one's name: a wrong sha256, refused, nothing written.
+    (serve_dir / "mirror").mkdir()
+    shutil.copy(ffdnet_weights[other_kind], serve_dir / "mirror" / spec.filename)
+    other = tmp_path / "other" / spec.filename
+    with pytest.raises(WeightsError, match=rf"{spec.label} download .* has sha256"):
+        weights.fetch(other, url=spec.url(f"{server_url}/mirror"), spec=spec)
+    assert not other.exists()

@@ -275,11 +275,20 @@ def test_denoise_shows_its_progress_and_a_before_after(torch_available, desktop,
                                                         weights_path):
     # Small tiles make many progress reports on a modest image.
     server = desktop(env={"PIXTOOLS_DNCNN_WEIGHTS": str(weights_path),
-                          "PIXTOOLS_DNCNN_TILE": "64"})
+                          "PIXTOOLS_DNCNN_TILE": "64", "PIXTOOLS_FFDNET_TILE": "64"})
     page = new_page()
     page.goto(server.base + "/")
     drop_files(page, "#dropzone", [("grainy.png", grainy_photo((480, 360)), "image/png")])
     add_step(page, "denoise")
+    # The noise level: Auto by default; moving the slider sets a level, Auto brings it back.
+    auto = page.locator("#f-denoise-noise_level-auto")
+    level = page.locator("#f-denoise-noise_level")
+    shown = page.locator("#f-denoise-noise_level-value")
+    assert auto.is_checked() and shown.text_content() == "auto"
+    level.fill("40")
+    assert not auto.is_checked() and shown.text_content() == "40"
+    auto.check()
+    assert shown.text_content() == "auto"
     page.click("#submit")
     card = page.locator("#jobs .card").first
     card.wait_for()
@@ -296,6 +305,10 @@ def test_denoise_shows_its_progress_and_a_before_after(torch_available, desktop,
     shoot(page.locator(f"#job-{job_id}"), "denoise-running-desktop")
     done = page.locator(f"#job-{job_id}[data-status='succeeded']")
     done.wait_for(timeout=180_000)
+    # The card says which model ran and at what (estimated) noise level.
+    fact = done.locator(".fact-denoise").inner_text()
+    assert fact.startswith("FFDNet (clipped noise), σ ") and fact.endswith("(estimated)"), fact
+    assert 18 <= float(fact.split("σ ")[1].split(" ")[0]) <= 27, fact
     compare = done.locator("[data-compare]")
     assert compare.count() == 1
     assert compare.locator("img.compare-before").get_attribute("src")

@@ -158,3 +158,32 @@ def test_the_builder_lists_its_steps_in_the_order_they_run(more_ops):
     unknown = web_forms.build(MultiDict([("format", "webp"), ("step", "teleport")]))
     assert recipe_of(more_ops, unknown) is None
     assert unknown.errors["general"].startswith("Unknown step teleport: choose from ")
+
+
+def test_denoise_noise_level_is_a_slider_with_an_auto_switch(app):
+    """The control comes from the declared parameter (a number 0-75 or the word auto): the
+    switch is sent first, so when it is on the form reads auto, else the slider's value."""
+    form = web_forms.build()
+    (denoise,) = [s for s in form.steps if s.op == "denoise"]
+    controls = {c.param["name"]: c for c in denoise.controls}
+    level = controls["noise_level"]
+    assert level.widget == "range-auto" and level.keyword and level.slider_value == "25"
+    assert controls["model"].widget == "radio"
+    assert not denoise.enabled
+
+    auto = web_forms.build(MultiDict([("format", "png"), ("step", "denoise"),
+                                      ("denoise.noise_level", "auto"),
+                                      ("denoise.noise_level", "25")]))
+    (steps,) = recipe_of(app, auto).outputs
+    assert steps[0].op == "denoise" and steps[0].params["noise_level"] == "auto"
+
+    chosen = web_forms.build(MultiDict([("format", "png"), ("step", "denoise"),
+                                        ("denoise.noise_level", "30")]))
+    (steps,) = recipe_of(app, chosen).outputs
+    assert steps[0].op == "denoise" and steps[0].params["noise_level"] == 30
+
+    too_high = web_forms.build(MultiDict([("format", "png"), ("step", "denoise"),
+                                          ("denoise.noise_level", "80")]))
+    assert recipe_of(app, too_high) is None
+    (denoise,) = [s for s in too_high.steps if s.op == "denoise"]
+    assert "75" in {c.param["name"]: c for c in denoise.controls}["noise_level"].error
