@@ -29,6 +29,7 @@ class Plan:
     uploads: int
     upload_rounds: int
     denoise_args: tuple[str, ...]
+    budget_jobs: int = 48
 
     @classmethod
     def full(cls) -> Plan:
@@ -39,7 +40,7 @@ class Plan:
 
     @classmethod
     def quick(cls) -> Plan:
-        return cls(4, 2, 2, 1, 4, 1, 12, 2, ("--megapixels", "1", "--crop", "512"))
+        return cls(4, 2, 2, 1, 4, 1, 12, 2, ("--megapixels", "1", "--crop", "512"), 16)
 
 
 @dataclass
@@ -77,7 +78,7 @@ def alternate(rounds: int, systems: dict[str, Callable[[], tuple[float, int]]],
 
 
 def thumbnails(plan: Plan, paths: list[Path], local: Stack, s3: Stack, thumbor: Stack | None,
-               pool: Pool) -> dict[str, Rate]:
+               pool: Pool, desktop: Stack | None = None) -> dict[str, Rate]:
     print("thumbnails", file=sys.stderr)
 
     def systems(chosen: list[Path]) -> dict[str, Callable[[], tuple[float, int]]]:
@@ -89,6 +90,9 @@ def thumbnails(plan: Plan, paths: list[Path], local: Stack, s3: Stack, thumbor: 
             "PixTools (moto S3)": lambda: clients.pixtools_batch(s3.url, data,
                                                                  clients.THUMBNAIL, s3.key),
         }
+        if desktop is not None:
+            found["PixTools (desktop mode)"] = lambda: clients.pixtools_batch(
+                desktop.url, data, clients.THUMBNAIL)
         if thumbor is not None:
             names = [path.name for path in chosen]
             found["thumbor"] = lambda: clients.thumbor_batch(thumbor.url, names)

@@ -24,7 +24,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import clients, measures, report, stack
+from bench import budget, clients, measures, report, stack
 from bench.photos import photos, upload_image
 
 
@@ -32,7 +32,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer photos and rounds")
     parser.add_argument("--no-denoise", action="store_true", help="skip the denoise figures")
-    parser.add_argument("--only", choices=["thumbnails", "conversions", "api", "uploads"],
+    parser.add_argument("--only", choices=["thumbnails", "budget", "conversions", "api",
+                                                  "uploads"],
                         nargs="*", help="run only these parts (no RESULTS.md is written)")
     parser.add_argument("--output", type=Path, default=report.RESULTS)
     parser.add_argument("--poll-ms", type=float, default=clients.POLL_SECONDS * 1000,
@@ -41,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
     clients.POLL_SECONDS = args.poll_ms / 1000
     plan = measures.Plan.quick() if args.quick else measures.Plan.full()
-    parts = set(args.only or ["thumbnails", "conversions", "api", "uploads"])
+    parts = set(args.only or ["thumbnails", "budget", "conversions", "api", "uploads"])
     results = report.Results(plan=plan, quick=args.quick)
     results.start()
     paths = photos(plan.photos)
@@ -49,7 +50,8 @@ def main() -> None:
     results.thumbor_problem = stack.install_thumbor()
 
     with contextlib.ExitStack() as running:
-        local = running.enter_context(stack.pixtools_stack("local"))
+        # Its own redis-server, so that the CPU budget can count Redis's share of a job.
+        local = running.enter_context(stack.pixtools_stack("local", private_redis=True))
         s3 = running.enter_context(stack.pixtools_stack("s3", storage="s3"))
         thumbor = None
         if results.thumbor_problem is None:
@@ -57,9 +59,13 @@ def main() -> None:
         pool = running.enter_context(multiprocessing.get_context("spawn").Pool(
             clients.CONCURRENCY))
         bare = running.enter_context(stack.bare_stack())
+        desktop = running.enter_context(stack.desktop_stack())
         if "thumbnails" in parts:
-            results.thumbnails = measures.thumbnails(plan, paths, local, s3, thumbor, pool)
+            results.thumbnails = measures.thumbnails(plan, paths, local, s3, thumbor, pool,
+                                                     desktop)
             results.journey = measures.journey(plan, paths, local)
+        if "budget" in parts:
+            results.budget = budget.measure(local, paths, plan.budget_jobs, thumbor)
         if "conversions" in parts:
             results.conversions = measures.conversions(plan, paths, local, pool)
         if "api" in parts:

@@ -70,6 +70,19 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system, all threads) ``pid`` has used so far; None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # Fields 14 and 15 of proc(5), counted from the state (field 3) after the name.
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 def peak_rss_mb(pid: int) -> float:
     """Peak resident memory (VmHWM) of one process, in MB."""
     with contextlib.suppress(OSError):
@@ -125,6 +138,7 @@ class Stack:
     consumer: Proc | None = None
     env: dict[str, str] = field(default_factory=dict)
     key: str | None = None  # a PixTools API key (server mode requires one)
+    redis: Proc | None = None  # the stack's own redis-server, when it has one
 
     def web_workers(self) -> list[int]:
         return self.web.children()
@@ -158,13 +172,42 @@ def private_database() -> Iterator[str]:
         admin.close()
 
 
-def _drop_queue_keys(prefix: str) -> None:
+def _drop_queue_keys(prefix: str, url: str = REDIS_URL) -> None:
     import redis
 
-    client = redis.Redis.from_url(REDIS_URL)
+    client = redis.Redis.from_url(url)
     keys = list(client.scan_iter(f"*{prefix}*"))
     if keys:
         client.delete(*keys)
+
+
+@contextlib.contextmanager
+def own_redis() -> Iterator[tuple[str, Proc | None]]:
+    """A redis-server of the stack's own (its CPU and commands are the stack's alone), or
+    the shared one at ``REDIS_URL`` where ``redis-server`` is not installed."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        yield REDIS_URL, None
+        return
+    port = free_port()
+    proc = start(f"redis-{port}", [binary, "--port", str(port), "--bind", "127.0.0.1",
+                                   "--save", "", "--appendonly", "no"])
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        import redis
+
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                redis.Redis.from_url(url).ping()
+                break
+            except redis.RedisError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        yield url, proc
+    finally:
+        proc.stop()
 
 
 @contextlib.contextmanager
@@ -190,11 +233,16 @@ def moto_s3() -> Iterator[dict[str, str]]:
 
 
 @contextlib.contextmanager
-def pixtools_stack(name: str, storage: str = "local") -> Iterator[Stack]:
-    """PixTools in server mode; ``storage`` is ``local`` (a temporary folder) or ``s3``."""
+def pixtools_stack(name: str, storage: str = "local",
+                   private_redis: bool = False) -> Iterator[Stack]:
+    """PixTools in server mode; ``storage`` is ``local`` (a temporary folder) or ``s3``;
+    ``private_redis`` gives it a redis-server of its own (see ``own_redis``)."""
     prefix = f"bench_{secrets.token_hex(4)}"
     with contextlib.ExitStack() as stack:
         database = stack.enter_context(private_database())
+        redis_url, redis_proc = REDIS_URL, None
+        if private_redis:
+            redis_url, redis_proc = stack.enter_context(own_redis())
         if storage == "s3":
             storage_env = stack.enter_context(moto_s3())
         else:
@@ -202,10 +250,12 @@ def pixtools_stack(name: str, storage: str = "local") -> Iterator[Stack]:
             stack.callback(shutil.rmtree, folder, True)
             storage_env = {"PIXTOOLS_STORAGE_URL": folder.as_uri()}
         env = {"PIXTOOLS_MODE": "server", "PIXTOOLS_DATABASE_URL": database,
-               "PIXTOOLS_REDIS_URL": REDIS_URL, "PIXTOOLS_SECRET_KEY": "bench-secret",
+               "PIXTOOLS_REDIS_URL": redis_url, "PIXTOOLS_SECRET_KEY": secrets.token_urlsafe(32),
                "PIXTOOLS_QUEUE_PREFIX": prefix, "WEB_CONCURRENCY": str(WEB_WORKERS),
+               # Counted as usual, but a run submits more than a client normally may.
+               "PIXTOOLS_SUBMIT_RATE_LIMIT": "100000/minute",
                **storage_env}
-        stack.callback(_drop_queue_keys, prefix)
+        stack.callback(_drop_queue_keys, prefix, redis_url)
         subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
                        cwd=REPO_ROOT, env={**os.environ, **env}, check=True,
                        capture_output=True)
@@ -222,7 +272,25 @@ def pixtools_stack(name: str, storage: str = "local") -> Iterator[Stack]:
         stack.callback(consumer.stop)
         url = f"http://127.0.0.1:{port}"
         wait_http(url + "/api/health")
-        yield Stack(url=url, web=web, consumer=consumer, env=env, key=key)
+        yield Stack(url=url, web=web, consumer=consumer, env=env, key=key, redis=redis_proc)
+
+
+@contextlib.contextmanager
+def desktop_stack() -> Iterator[Stack]:
+    """PixTools in desktop mode, as ``pixtools desktop`` runs it: one process (web server
+    and both consumers), SQLite, files in a temporary folder; no API key needed."""
+    folder = Path(tempfile.mkdtemp(prefix="pixtools-bench-desktop-"))
+    port = free_port()
+    web = start("desktop", [sys.executable, "-m", "pixtools", "desktop", "--no-browser",
+                            "--port", str(port), "--data-dir", str(folder)],
+                {"PIXTOOLS_SUBMIT_RATE_LIMIT": "100000/minute"})
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_http(url + "/api/health")
+        yield Stack(url=url, web=web)
+    finally:
+        web.stop()
+        shutil.rmtree(folder, True)
 
 
 @contextlib.contextmanager

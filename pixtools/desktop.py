@@ -17,7 +17,7 @@ from huey.consumer import Consumer
 from werkzeug.serving import make_server
 
 from . import db
-from .app import create_app
+from .app import create_app, settle_heap
 from .http import access
 from .queues import get_queues
 from .tasks.periodic import SweepTicker
@@ -61,6 +61,7 @@ def run(*, host: str, port: int, data_dir: Path | None, open_browser: bool) -> N
         consumer.start()
     sweeper = SweepTicker(app)
     sweeper.start()
+    settle_heap()
 
     server = make_server(host, port, app, threaded=True)
     url = f"http://{host}:{server.server_port}/"

@@ -16,6 +16,7 @@ if no wait had been asked for.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -32,6 +33,9 @@ log = logging.getLogger(__name__)
 
 RECHECK_SECONDS = 1.0
 MAX_WAIT_SECONDS = 60
+# How long a waiter gives a process's new subscription to be confirmed.
+SUBSCRIBE_WAIT_SECONDS = 0.5
+RECONNECT_MAX_SECONDS = 5.0
 
 T = TypeVar("T")
 
@@ -65,15 +69,14 @@ class JobEvents:
                 self._waiters.release()
 
 
-class MemoryEvents(JobEvents):
-    """Desktop mode: waiters and consumers share the process."""
+class _Registry:
+    """Threads of this process waiting for notices, by job id."""
 
-    def __init__(self, max_waiters: int) -> None:
-        super().__init__(max_waiters)
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._listeners: dict[str, set[threading.Event]] = {}
 
-    def announce(self, job_id: str) -> None:
+    def wake(self, job_id: str) -> None:
         with self._lock:
             for event in self._listeners.get(job_id, ()):
                 event.set()
@@ -93,6 +96,20 @@ class MemoryEvents(JobEvents):
                     self._listeners.pop(job_id, None)
 
 
+class MemoryEvents(JobEvents):
+    """Desktop mode: waiters and consumers share the process."""
+
+    def __init__(self, max_waiters: int) -> None:
+        super().__init__(max_waiters)
+        self._registry = _Registry()
+
+    def announce(self, job_id: str) -> None:
+        self._registry.wake(job_id)
+
+    def listen(self, job_id: str) -> Any:
+        return self._registry.listen(job_id)
+
+
 class _EventListener:
     def __init__(self, event: threading.Event) -> None:
         self._event = event
@@ -104,13 +121,21 @@ class _EventListener:
 
 
 class RedisEvents(JobEvents):
-    """Server mode: one pub/sub channel per job, ``<queue prefix>:job-finished:<id>``."""
+    """Server mode: one pub/sub channel per job, ``<queue prefix>:job-finished:<id>``.
+
+    Each process keeps one subscription to all of them (a pattern), read by one thread
+    that wakes the local waiters of the job named: a waiting request costs no connection
+    and no command of its own (it used to open, subscribe and close one connection each).
+    """
 
     def __init__(self, max_waiters: int, url: str, prefix: str) -> None:
         super().__init__(max_waiters)
         # Short timeouts: a dead Redis must not hold up the consumer that announces.
         self._client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
         self._prefix = prefix
+        self._registry = _Registry()
+        self._subscriber: _Subscriber | None = None
+        self._lock = threading.Lock()
 
     def _channel(self, job_id: str) -> str:
         return f"{self._prefix}:job-finished:{job_id}"
@@ -122,37 +147,69 @@ class RedisEvents(JobEvents):
             # Waiters re-read the job every RECHECK_SECONDS: they learn it a little later.
             log.warning("could not announce job %s finished: %s", job_id, exc)
 
+    def _running_subscriber(self) -> _Subscriber:
+        # Started by the first waiter of each process (threads do not survive a fork).
+        with self._lock:
+            if self._subscriber is None or not self._subscriber.serves_this_process():
+                self._subscriber = _Subscriber(self._client, self._channel(""),
+                                               self._registry.wake)
+                self._subscriber.start()
+            return self._subscriber
+
     @contextmanager
     def listen(self, job_id: str) -> Iterator[Listener]:
-        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
-        try:
+        subscriber = self._running_subscriber()
+        with self._registry.listen(job_id) as listener:
+            # Until the subscription is confirmed (or when Redis is down), the waiter
+            # learns the job's end from its re-reads alone.
+            if not subscriber.ready.wait(SUBSCRIBE_WAIT_SECONDS):
+                log.warning("cannot listen for job %s: no subscription to notices", job_id)
+            yield listener
+
+
+class _Subscriber(threading.Thread):
+    """Reads the process's one subscription to finished-job notices; reconnects as needed."""
+
+    def __init__(self, client: redis.Redis, channel_prefix: str,
+                 wake: Callable[[str], None]) -> None:
+        super().__init__(name="pixtools-job-notices", daemon=True)
+        self._client = client
+        self._prefix = channel_prefix
+        self._wake = wake
+        self._pid = os.getpid()
+        self.ready = threading.Event()
+
+    def serves_this_process(self) -> bool:
+        return self._pid == os.getpid() and self.is_alive()
+
+    def run(self) -> None:
+        failures = 0
+        while True:
+            pubsub = self._client.pubsub()
             try:
-                pubsub.subscribe(self._channel(job_id))
+                pubsub.psubscribe(self._prefix + "*")
+                while True:
+                    message = pubsub.get_message(timeout=RECHECK_SECONDS)
+                    if message is None:
+                        continue
+                    if message["type"] == "psubscribe":
+                        self.ready.set()
+                        failures = 0
+                    elif message["type"] == "pmessage":
+                        channel = message["channel"]
+                        if isinstance(channel, bytes):
+                            channel = channel.decode()
+                        self._wake(channel.removeprefix(self._prefix))
             except redis.RedisError as exc:
-                log.warning("cannot listen for job %s: %s", job_id, exc)
-                yield _SleepListener()
-                return
-            yield _PubSubListener(pubsub)
-        finally:
-            pubsub.close()
-
-
-class _PubSubListener:
-    def __init__(self, pubsub: Any) -> None:
-        self._pubsub = pubsub
-
-    def wait(self, timeout: float) -> bool:
-        try:
-            return self._pubsub.get_message(timeout=timeout) is not None
-        except redis.RedisError:
-            time.sleep(timeout)  # no notices now: the re-read every RECHECK_SECONDS remains
-            return False
-
-
-class _SleepListener:
-    def wait(self, timeout: float) -> bool:
-        time.sleep(timeout)
-        return False
+                # Notices sent meanwhile are lost: waiters' re-reads cover them. Said once
+                # per outage; the next tries come less and less often (at most every 5 s).
+                self.ready.clear()
+                failures += 1
+                log.log(logging.WARNING if failures == 1 else logging.DEBUG,
+                        "job notices unavailable, reconnecting: %s", exc)
+                time.sleep(min(RECONNECT_MAX_SECONDS, RECHECK_SECONDS * 2 ** (failures - 1)))
+            finally:
+                pubsub.close()
 
 
 def parse_wait(raw: str | None) -> float:
@@ -172,13 +229,17 @@ def parse_wait(raw: str | None) -> float:
 
 
 def wait_until(read: Callable[[], T], done: Callable[[T], bool], *, job_id: str,
-               seconds: float) -> T:
+               seconds: float, first: T | None = None,
+               probe: Callable[[], bool] | None = None) -> T:
     """``read()`` again until ``done`` says so or ``seconds`` pass; the last value read.
 
-    The database connection is given back while waiting (a waiter must not hold one of
-    the pool's few connections for up to a minute).
+    ``first`` is a value the caller has just read (it is not read again); ``probe``, a
+    cheaper question than ``read`` (is it done?), asked at each re-check: ``read`` then runs
+    only once a notice came or the probe says yes, and at the end. The database connection
+    is given back while waiting (a waiter must not hold one of the pool's few connections
+    for up to a minute).
     """
-    value = read()
+    value = read() if first is None else first
     if seconds <= 0 or done(value):
         return value
     events = get_events()
@@ -188,14 +249,16 @@ def wait_until(read: Callable[[], T], done: Callable[[T], bool], *, job_id: str,
             return value
         # Listen first, then look again: a notice sent in between is not missed.
         with events.listen(job_id) as listener:
+            woken = False
             while True:
                 db.session.close()
-                value = read()
                 remaining = deadline - time.monotonic()
-                if done(value) or remaining <= 0:
-                    return value
+                if woken or remaining <= 0 or probe is None or probe():
+                    value = read()
+                    if done(value) or remaining <= 0:
+                        return value
                 db.session.close()
-                listener.wait(min(remaining, RECHECK_SECONDS))
+                woken = listener.wait(min(remaining, RECHECK_SECONDS))
 
 
 def init_app(app: Flask) -> None:

@@ -8,6 +8,10 @@ see the tombstone and go to the database, and a writer that read the old state j
 before cannot store it again (``put`` only writes while there is no tombstone). A cache
 that cannot be reached is a miss, never an error.
 
+A request may say at its start which item it will read (``expect``, e.g. the status
+request's job): the request's first read then fetches it too, in the same round trip (a
+status request with an API key reads the key and the job's answer in one MGET).
+
 Desktop mode has no Redis and no need (SQLite is a file in the same process): its cache
 keeps nothing.
 """
@@ -15,9 +19,10 @@ keeps nothing.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import redis
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context, request
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +50,14 @@ class HotCache:
     def forget(self, kind: str, ident: str) -> None:
         return None
 
+    def expect(self, kind: str, ident: str, variant: str = "") -> None:
+        """This request will read this item: fetch it with the request's first read."""
+        return None
+
+
+Item = tuple[str, str, str]  # kind, ident, variant
+_EXPECTED, _FETCHED = "pixtools.hot.expected", "pixtools.hot.fetched"
+
 
 class RedisHotCache(HotCache):
     """Values under ``<prefix>:hot:<kind>:<ident>[:<variant>]``, tombstones beside them."""
@@ -60,12 +73,30 @@ class RedisHotCache(HotCache):
         return f"{base}:{variant}", f"{base}:forgotten"
 
     def get(self, kind: str, ident: str, variant: str = "") -> bytes | None:
+        item = (kind, ident, variant)
+        # Kept in the request's own environ: nothing carries over to another request.
+        state: dict[str, Any] = request.environ if has_request_context() else {}
+        fetched: dict[Item, bytes | None] = state.get(_FETCHED, {})
+        if item in fetched:
+            return fetched.pop(item)  # read ahead with an earlier read of this request
+        expected: list[Item] = state.pop(_EXPECTED, [])
+        items = [item, *(other for other in expected if other != item)]
         try:
-            value, forgotten = self._client.mget(self._keys(kind, ident, variant))
+            values = self._client.mget([key for i in items for key in self._keys(*i)])
         except redis.RedisError as exc:
             log.debug("hot cache unavailable: %s", exc)
             return None
-        return value if forgotten is None and isinstance(value, bytes) else None
+        found: dict[Item, bytes | None] = {}
+        for n, i in enumerate(items):
+            value, forgotten = values[2 * n], values[2 * n + 1]
+            found[i] = value if forgotten is None and isinstance(value, bytes) else None
+        if len(items) > 1:
+            state[_FETCHED] = {i: found[i] for i in items[1:]}
+        return found[item]
+
+    def expect(self, kind: str, ident: str, variant: str = "") -> None:
+        if has_request_context():
+            request.environ.setdefault(_EXPECTED, []).append((kind, ident, variant))
 
     def put(self, kind: str, ident: str, value: bytes, *, variant: str = "",
             ttl: float = TTL_SECONDS) -> None:

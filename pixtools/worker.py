@@ -13,7 +13,7 @@ from huey import Huey
 from huey.consumer import Consumer
 
 from . import metrics
-from .app import create_app
+from .app import create_app, settle_heap
 from .ml import runtime
 from .ml.weights import WeightsError
 from .queues import get_queues
@@ -108,6 +108,7 @@ def run(queue: str, *, workers: int | None = None, periodic: bool = True) -> Non
         load_model(app)
     if periodic and queue == "standard":
         SweepTicker(app).start()
+    settle_heap()
     log.info("consumer starting", extra={"queue": queue, "workers": workers})
     try:
         consumer.run()  # the first heartbeat follows its start: the model is loaded by then

@@ -66,6 +66,23 @@ def test_redis_notice_crosses_connections(redis_url):
         assert listener.wait(10) is True
 
 
+def test_redis_waiters_of_a_process_share_one_subscription(redis_url):
+    prefix = f"pt_events_{time.monotonic_ns()}"
+    listening, announcing = (RedisEvents(4, redis_url, prefix) for _ in range(2))
+    with listening.listen("a") as first, listening.listen("a") as second, \
+            listening.listen("b") as other:
+        subscriber = listening._running_subscriber()
+        assert subscriber.ready.is_set()
+        announcing.announce("a")
+        assert first.wait(10) is True and second.wait(10) is True
+        assert other.wait(0.3) is False
+    with listening.listen("c") as again:
+        # No new connection, no new subscription: the process's one reader serves it.
+        assert listening._running_subscriber() is subscriber
+        announcing.announce("c")
+        assert again.wait(10) is True
+
+
 def test_an_unreachable_redis_neither_fails_announcing_nor_listening():
     dead = RedisEvents(2, "redis://127.0.0.1:1/0", "pt_dead")
     dead.announce("job")  # logged, not raised: the consumer must go on

@@ -120,6 +120,25 @@ def test_someone_elses_cached_job_is_still_a_404(server_app, consumers):
     assert client.get(f"/api/v1/jobs/{job['id']}", headers=stranger).status_code == 404
 
 
+def test_a_keyed_status_request_reads_key_and_answer_in_one_round_trip(server_app, consumers,
+                                                                        statements,
+                                                                        monkeypatch):
+    client = server_app.test_client()
+    owner = _new_key(server_app)
+    job = _finished_job(client, consumers, owner)
+    first = client.get(f"/api/v1/jobs/{job['id']}", headers=owner)  # keeps the answer
+    cache = hotcache.get_cache(server_app)
+    sent: list[list[str]] = []
+    mget = cache._client.mget
+    monkeypatch.setattr(cache._client, "mget", lambda keys: sent.append(list(keys)) or mget(keys))
+    statements.clear()
+    again = client.get(f"/api/v1/jobs/{job['id']}", headers=owner)
+    assert again.status_code == 200 and again.get_data() == first.get_data()
+    assert statements == []
+    # One MGET: the key's entry and tombstone, the answer's entry and tombstone.
+    assert len(sent) == 1 and len(sent[0]) == 4, sent
+
+
 def test_deleting_a_job_drops_its_cached_answer(server_app, consumers):
     client = server_app.test_client()
     job = _finished_job(client, consumers)

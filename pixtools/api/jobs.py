@@ -18,6 +18,8 @@ from ..operations.base import describe_params
 from . import bundles, pages
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+# What ends a wait, as the status probe sees it: finished, or gone (the read then says 404).
+SETTLED = (*FINISHED, None)
 
 
 def _job_json(job: Job) -> dict[str, object]:
@@ -39,7 +41,7 @@ def create_job() -> ResponseReturnValue:
     wait = events.parse_wait(request.args.get("wait"))
     job, created = jobs.create(order, upload, idempotency_key=key)
     if wait:
-        job = _finished_or_current(job.id, wait)
+        job = _finished_or_current(job.id, wait, job)
     body = _job_json(job)
     if order.webhook is not None:
         # Shown only to the submitter (and again on an idempotent replay, whose first answer
@@ -52,11 +54,15 @@ def create_job() -> ResponseReturnValue:
     return response
 
 
-def _finished_or_current(job_id: str, wait: float) -> Job:
-    """The job once it has finished, or as it is after ``wait`` seconds (``?wait=``)."""
+def _finished_or_current(job_id: str, wait: float, job: Job | None = None) -> Job:
+    """The job once it has finished, or as it is after ``wait`` seconds (``?wait=``);
+    ``job`` when it was just read (made): its rows are not read again before waiting."""
     owner = current_owner()
+    # While waiting only the job's status is asked; its rows are read once, at the end.
     return events.wait_until(lambda: jobs.get_for_owner(job_id, owner),
-                             lambda job: job.status in FINISHED, job_id=job_id, seconds=wait)
+                             lambda found: found.status in FINISHED, job_id=job_id,
+                             seconds=wait, first=job,
+                             probe=lambda: jobs.status_for_owner(job_id, owner) in SETTLED)
 
 
 @bp.get("/jobs")
@@ -76,6 +82,14 @@ def list_jobs() -> ResponseReturnValue:
                             status=",".join(page.statuses) or None)
         response.headers["Link"] = f'<{following}>; rel="next"'
     return response
+
+
+@bp.url_value_preprocessor
+def _read_ahead(endpoint: str | None, values: dict[str, object] | None) -> None:
+    # Runs before every before_request hook: the API key check's cache read (identity)
+    # fetches the finished job's kept answer in the same round trip.
+    if endpoint == "api.get_job" and values:
+        hotcache.get_cache().expect("job", str(values["job_id"]), request.host_url)
 
 
 @bp.get("/jobs/<job_id>")

@@ -27,6 +27,7 @@ from .rows import (
     page_for_owner,
     result_key,
     source_key,
+    status_for_owner,
 )
 from .steps import (
     claim_step,
@@ -50,5 +51,5 @@ __all__ = [
     "load_step", "page_for_owner", "prepare", "recipe_of", "refuse_expired_key",
     "refuse_if_expired", "renew_lease", "report_progress",
     "requeue_lost", "restart_point",
-    "result_key", "retry", "source_key", "start_step", "sweep", "view",
+    "result_key", "retry", "source_key", "start_step", "status_for_owner", "sweep", "view",
 ]

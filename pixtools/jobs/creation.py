@@ -22,9 +22,11 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import redis
 from flask import current_app
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from .. import clock, imaging, logs, metrics, queues
@@ -140,7 +142,7 @@ def _record(order: Order, upload: Upload, idempotency_key: str | None = None,
         source_width=upload.info.width, source_height=upload.info.height,
         source_bytes=len(upload.data), request_id=order.request_id,
         idempotency_key=idempotency_key, request_hash=request_hash,
-        options=order.recipe.options.model_dump(), created_at=now,
+        options=order.recipe.options.model_dump(), created_at=now, updated_at=now,
         expires_at=now + timedelta(seconds=settings.job_ttl_seconds),
     )
     job.source_key = source_key(job.id)
@@ -151,7 +153,7 @@ def _record(order: Order, upload: Upload, idempotency_key: str | None = None,
         output = Output(position=position, status=Status.QUEUED)
         output.steps = [
             Step(position=i, op=s.op, params=s.params, queue=s.queue, status=Status.QUEUED,
-                 progress=0)
+                 progress=0, attempts=0)
             for i, s in enumerate(steps)
         ]
         output.steps[0].enqueued_at = now  # enqueued right after the commit
@@ -161,8 +163,8 @@ def _record(order: Order, upload: Upload, idempotency_key: str | None = None,
         storage.put(job.source_key, upload.data, "application/octet-stream")
     except StorageError as exc:
         raise _unavailable("storage", exc) from None
-    db.session.add(job)
     try:
+        _insert(job)
         db.session.commit()
     except OperationalError as exc:  # the database went away: nothing was recorded
         db.session.rollback()
@@ -176,6 +178,39 @@ def _record(order: Order, upload: Upload, idempotency_key: str | None = None,
     log.info("job submitted", extra={"job_id": job.id, "outputs": len(job.outputs)})
     enqueue_committed([output.steps[0] for output in job.outputs])
     return job
+
+
+def _values(row: Job | Output | Step, table: Table) -> dict[str, Any]:
+    """Every column's value (the same keys for every row of one statement), but an id the
+    database numbers."""
+    return {column.key: getattr(row, column.key) for column in table.columns
+            if not (column.key == "id" and row.id is None)}
+
+
+def _insert(job: Job) -> None:
+    """The job's rows in three INSERTs (outputs and steps each one statement for all,
+    their ids returned), without the unit of work's bookkeeping: the rows are new and
+    only this request has them. The objects stay as built, ids filled in, for the answer
+    and the queue; they are not in the session (any later read loads the rows afresh)."""
+    db.session.execute(insert(Job.__table__), [_values(job, Job.__table__)])
+    for output in job.outputs:
+        output.job_id = job.id
+    output_ids = db.session.execute(
+        insert(Output.__table__).returning(Output.__table__.c.id, sort_by_parameter_order=True),
+        [_values(output, Output.__table__) for output in job.outputs],
+    ).scalars().all()
+    steps = []
+    for output, output_id in zip(job.outputs, output_ids, strict=True):
+        output.id = output_id
+        for step in output.steps:
+            step.output_id = output_id
+            steps.append(step)
+    step_ids = db.session.execute(
+        insert(Step.__table__).returning(Step.__table__.c.id, sort_by_parameter_order=True),
+        [_values(step, Step.__table__) for step in steps],
+    ).scalars().all()
+    for step, step_id in zip(steps, step_ids, strict=True):
+        step.id = step_id
 
 
 def recipe_of(job: Job) -> str:

@@ -43,6 +43,15 @@ def get_for_owner(job_id: str, owner: str) -> Job:
     return job
 
 
+def status_for_owner(job_id: str, owner: str) -> str | None:
+    """Only the job's status (None: no such job of ``owner``'s), without loading its rows:
+    the cheap question a waiting request asks until the answer is worth reading."""
+    status: str | None = db.session.execute(
+        select(Job.status).where(Job.id == job_id, Job.owner == owner)
+    ).scalar_one_or_none()
+    return status
+
+
 def list_for_owner(owner: str, *, limit: int) -> list[Job]:
     """The owner's jobs, newest first (deleted jobs are gone from the table)."""
     query = (
