@@ -28,6 +28,8 @@ SERIOUS = """async () => {
     .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(' | ')}`);
 }"""
 
+SETTLED = "() => document.getAnimations().every((a) => a.playState !== 'running')"
+
 
 def scan(page: Any, state: str) -> list[str]:
     """axe's serious and critical findings, at desktop and phone width; shots of both."""
@@ -37,6 +39,9 @@ def scan(page: Any, state: str) -> list[str]:
     found = []
     for name, size in (("desktop", DESKTOP), ("phone", PHONE)):
         page.set_viewport_size(size)
+        # A card swapped in fades in from 40 % opacity for 160 ms: judge the settled page,
+        # not a frame of that animation.
+        page.wait_for_function(SETTLED)
         found += [f"{state}/{name}: {v}" for v in page.evaluate(SERIOUS)]
         shoot(page, f"state-{state}-{name}")
     page.set_viewport_size(DESKTOP)
