@@ -7,6 +7,7 @@ database is always the truth about a job.
 - ``creation``: the one way a job is made (``prepare`` then ``create``), for every entry point;
 - ``rows``: reading jobs and steps; a conditional UPDATE and enqueue-after-commit;
 - ``steps``: what workers record while they run a job, up to its one finalisation;
+- ``writes``: the one conditional UPDATE of a loaded row that the workers' writes use;
 - ``leases`` and ``sweep``: held steps, and lost work found and put back in line;
 - ``redrive``: lost or failed work put back in line (the sweeper, an operator's retry);
 - ``expiry``: deleted by the owner, or expired and cleaned up;

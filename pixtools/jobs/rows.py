@@ -87,9 +87,11 @@ def page_for_owner(owner: str, *, limit: int, statuses: Collection[str] = (),
 
 
 def load_step(step_id: int) -> Step | None:
-    """The step with its output and job, in one query (a task needs all three)."""
-    return db.session.get(Step, step_id,
-                          options=[joinedload(Step.output).joinedload(Output.job)])
+    """The step with its output, its job and all the job's outputs and steps, in one query
+    (a task needs them all: the relationships' own loading would take two more)."""
+    job = joinedload(Step.output).joinedload(Output.job)
+    return db.session.get(Step, step_id, options=[
+        job, job.joinedload(Job.outputs).joinedload(Output.steps)])
 
 
 def update_where(model: Any, where: list[Any], **values: Any) -> int:

@@ -97,6 +97,47 @@ def test_a_job_is_finalised_exactly_once(database, request):
     assert job.status == "succeeded" and job.finished_at is not None
 
 
+TWO_OUTPUTS = json.dumps({"outputs": [{"steps": [{"op": "convert", "format": "png"}]},
+                                       {"steps": [{"op": "convert", "format": "webp"}]}]})
+
+
+def _finish_outputs_at_once(app: Any, job_id: str, step_ids: list[int]) -> None:
+    from pixtools import jobs
+
+    barrier = threading.Barrier(len(step_ids))
+    errors: list[BaseException] = []
+
+    def finish(step_id: int) -> None:
+        with app.app_context():
+            try:
+                held = jobs.claim_step(step_id)
+                barrier.wait()
+                jobs.finish_output(held.output, key=f"jobs/{job_id}/{step_id}", fmt="png",
+                                   size=(1, 1), nbytes=1)
+            except BaseException as exc:  # reported below, with the test's failure
+                errors.append(exc)
+
+    threads = [threading.Thread(target=finish, args=(i,)) for i in step_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_two_outputs_ending_at_once_finish_their_job(database, request):
+    """Each worker stores its output and finalises in one transaction; of two ending at
+    once, the second to commit must see the first ended, or the job would stay running."""
+    app = request.getfixturevalue("app" if database == "sqlite" else "server_app")
+    for _ in range(6):
+        job_id = post(app.test_client(), TWO_OUTPUTS).get_json()["id"]
+        _finish_outputs_at_once(app, job_id, [step.id for step in steps_of(job_id)])
+        job = job_of(job_id)
+        assert job.status == "succeeded" and job.finished_at is not None
+        assert [o.status for o in job.outputs] == ["succeeded", "succeeded"]
+
+
 def test_concurrent_sweeps_requeue_a_lost_step_once(server_app):
     from pixtools import jobs
     from pixtools.queues import get_queues
