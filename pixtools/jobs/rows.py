@@ -3,6 +3,7 @@ UPDATE (``update_where``) and enqueueing committed steps (``enqueue_committed``)
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Collection, Iterable
 from datetime import datetime
@@ -86,12 +87,17 @@ def page_for_owner(owner: str, *, limit: int, statuses: Collection[str] = (),
     return list(db.session.execute(query).scalars())
 
 
+@functools.cache
+def _whole_job() -> list[Any]:
+    # Built once: building loader options costs more than the query's own compiled form.
+    job = joinedload(Step.output).joinedload(Output.job)
+    return [job, job.joinedload(Job.outputs).joinedload(Output.steps)]
+
+
 def load_step(step_id: int) -> Step | None:
     """The step with its output, its job and all the job's outputs and steps, in one query
     (a task needs them all: the relationships' own loading would take two more)."""
-    job = joinedload(Step.output).joinedload(Output.job)
-    return db.session.get(Step, step_id, options=[
-        job, job.joinedload(Job.outputs).joinedload(Output.steps)])
+    return db.session.get(Step, step_id, options=_whole_job())
 
 
 def update_where(model: Any, where: list[Any], **values: Any) -> int:

@@ -59,12 +59,16 @@ def _refused(step: Step, attempt: int | None) -> LeaseLost:
 def _claim_statement() -> Update:
     """Built once (see ``writes``). Conditional, so that of two deliveries of one step only
     one runs it: a delivered task may start its step only from a status the table allows to
-    move to running, other than running itself."""
-    steps = Step.__table__.c
+    move to running, other than running itself, and only while its job has not ended (an
+    expired job's queued steps are left alone)."""
+    steps, outputs, jobs = Step.__table__.c, Output.__table__.c, Job.__table__.c
     claimable = sorted(sources("step", RUNNING) - {RUNNING})
+    job_ended = exists().where(outputs.id == steps.output_id, jobs.id == outputs.job_id,
+                               or_(*(jobs.status == s for s in sorted(FINISHED))))
     return (
         update(Step.__table__)
-        .where(steps.id == bindparam("step_id"), or_(*(steps.status == s for s in claimable)))
+        .where(steps.id == bindparam("step_id"), or_(*(steps.status == s for s in claimable)),
+               ~job_ended)
         .values(status=RUNNING, attempts=steps.attempts + 1, finished_at=None, progress=0,
                 error=None, started_at=bindparam("now", type_=steps.started_at.type),
                 lease_expires_at=bindparam("until", type_=steps.lease_expires_at.type))
@@ -73,7 +77,8 @@ def _claim_statement() -> Update:
 
 
 def claim_step(step_id: int) -> Step | None:
-    """Take a queued step for this worker; None if it is not queued (a duplicate delivery)."""
+    """Take a queued step for this worker, loaded with its job (``load_step``); None if it
+    is not queued (a duplicate delivery) or its job has ended."""
     now = utcnow()
     started = dict(status=RUNNING, lease_expires_at=_lease_until(now), started_at=now,
                    finished_at=None, progress=0, error=None)

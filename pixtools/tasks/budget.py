@@ -2,7 +2,8 @@
 reason, and the worker is free for the next task at once.
 
 Python cannot stop a thread, and a Pillow or libavif call cannot be interrupted: so the work
-runs in a thread of its own while the worker waits for it at most the budget. Past it the
+runs in another thread (each worker keeps one for this) while the worker waits for it at
+most the budget. Past it the
 step fails and the worker moves on; the abandoned work stops at its next progress report
 (which raises) or when its library call returns, and its result is dropped. The budget caps
 how long a worker is held, not how long a runaway library call burns a core; output limits
@@ -12,6 +13,7 @@ and encoder settings bound that (see docs/operating.md).
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -50,22 +52,52 @@ class Deadline:
             raise OverBudget(explain(self.what, self.seconds))
 
 
+class _Runner:
+    """A thread that runs one worker's budgeted work, one piece at a time. A worker keeps
+    its runner while the work ends in time: starting a thread for every operation and
+    every encode cost more than a small image's whole operation."""
+
+    def __init__(self) -> None:
+        self._work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name="budget", daemon=True).start()
+
+    def _loop(self) -> None:
+        while (work := self._work.get()) is not None:
+            work()
+
+    def run(self, work: Callable[[], None]) -> None:
+        self._work.put(work)
+
+    def retire(self) -> None:
+        """End the thread once the work in hand returns (it is abandoned)."""
+        self._work.put(None)
+
+
+_runners = threading.local()  # each worker thread's own runner
+
+
 def run_within(deadline: Deadline, work: Callable[[], T]) -> T:
     """``work()``'s result, or ``OverBudget`` once ``deadline`` passes (the work is left to
     end by itself, in the background)."""
     outcome: dict[str, object] = {}
     context = copy_context()  # the logging context and the model settings go with it
+    done = threading.Event()
 
     def target() -> None:
         try:
             outcome["value"] = context.run(work)
         except BaseException as exc:  # handed to the waiting worker below
             outcome["error"] = exc
+        finally:
+            done.set()
 
-    thread = threading.Thread(target=target, name=f"budget-{deadline.what}", daemon=True)
-    thread.start()
-    thread.join(max(0.0, deadline.left()))
-    if thread.is_alive():
+    runner = getattr(_runners, "runner", None) or _Runner()
+    _runners.runner = runner
+    runner.run(target)
+    if not done.wait(max(0.0, deadline.left())):
+        # The runner stays with the abandoned work; this worker's next work gets a new one.
+        _runners.runner = None
+        runner.retire()
         log.warning("step over its time budget; abandoned",
                     extra={"what": deadline.what, "budget_seconds": deadline.seconds})
         raise OverBudget(explain(deadline.what, deadline.seconds))

@@ -43,15 +43,12 @@ def run_steps(step_id: int) -> None:
     # This task is the only writer of its step and output rows, and the job's end is decided
     # by one conditional UPDATE (``jobs.finalise``): rows loaded here stay valid across its
     # commits.
-    step = jobs.load_step(step_id)
-    if step is None or step.output.job.status in FINISHED or step.status in FINISHED:
-        log.info("nothing to run", extra={"step_id": step_id})
-        return
     claimed = jobs.claim_step(step_id)
     if claimed is None:
-        # A duplicate delivery (the sweeper re-enqueued a step that was only slow): the
-        # step is someone else's, or already done.
-        log.info("step already taken", extra={"step_id": step_id})
+        # A duplicate delivery (the sweeper re-enqueued a step that was only slow: the step
+        # is someone else's, or already done), or a job that ended (expired, deleted).
+        log.info("nothing to run: step taken, done or its job ended",
+                 extra={"step_id": step_id})
         return
     with LeaseKeeper(current_app._get_current_object(), claimed) as lease:  # type: ignore[attr-defined]
         try:

@@ -56,6 +56,33 @@ def test_a_duplicate_delivery_changes_nothing(app):
     assert keys == [f"jobs/{job_id}/outputs/0/result.png", f"jobs/{job_id}/source"]
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_a_step_delivered_after_its_job_ended_is_not_run(database, request):
+    """The claim itself refuses a step whose job has ended (here: expired while the step
+    waited in line), so nothing is decoded, stored or recorded for it."""
+    from pixtools import jobs
+    from pixtools.db import db
+    from pixtools.models import Job
+    from pixtools.storage import get_storage
+
+    app = request.getfixturevalue("app" if database == "sqlite" else "server_app")
+    job_id = post(app.test_client()).get_json()["id"]
+    first = steps_of(job_id)[0]
+    db.session.execute(update(Job).where(Job.id == job_id).values(status="expired"))
+    db.session.commit()
+    assert jobs.claim_step(first.id) is None
+    run_step(first.id)
+    step = steps_of(job_id)[0]
+    assert (step.status, step.attempts, step.started_at) == ("queued", 0, None)
+    assert job_of(job_id).status == "expired"
+    assert sorted(get_storage(app).keys(f"jobs/{job_id}/")) == [f"jobs/{job_id}/source"]
+    # The same step of a live job is claimed as before.
+    db.session.execute(update(Job).where(Job.id == job_id).values(status="queued"))
+    db.session.commit()
+    claimed = jobs.claim_step(first.id)
+    assert claimed is not None and claimed.attempts == 1 and claimed.output.job.id == job_id
+
+
 def _finalise_concurrently(app: Any, job_id: str, callers: int) -> list[bool]:
     from pixtools import jobs
 

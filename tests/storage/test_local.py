@@ -31,3 +31,22 @@ def test_a_failed_write_leaves_neither_file_nor_temporary(tmp_path: Path) -> Non
     assert list((tmp_path / "jobs/b").iterdir()) == []
     with pytest.raises(StorageError):
         storage.get("jobs/b/source")
+
+
+@pytest.mark.parametrize("key", ["../outside", "jobs/../../outside", "/etc/passwd",
+                                 "jobs/a/../../../x"])
+def test_a_key_outside_the_folder_is_refused(tmp_path: Path, key: str) -> None:
+    root = tmp_path / "store"
+    storage = LocalStorage(root, secret_key="test")
+    for attempt in (lambda: storage.put(key, b"x", "x"), lambda: storage.get(key),
+                    lambda: storage.modified(key)):
+        with pytest.raises(StorageError, match="leaves the storage folder"):
+            attempt()
+    assert [p.name for p in tmp_path.iterdir()] == ["store"]
+    assert list(root.iterdir()) == []
+
+
+def test_a_key_inside_the_folder_is_its_file(tmp_path: Path) -> None:
+    storage = LocalStorage(tmp_path, secret_key="test")
+    assert storage.path("jobs/a/outputs/0/result.png") == (
+        tmp_path.resolve() / "jobs" / "a" / "outputs" / "0" / "result.png")
