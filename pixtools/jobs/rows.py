@@ -20,17 +20,23 @@ from ..models import Job, Output, Step
 log = logging.getLogger(__name__)
 
 
+# A job's objects sit side by side in its folder: in local storage every folder is a
+# directory to make, and making one on ext4 here cost 0.07 ms on an idle disk and 0.8 ms on
+# a busy one. Jobs stored under the earlier ``outputs/<n>/`` keys keep them (the key is
+# recorded with each output) and are read and deleted as before.
+
+
 def source_key(job_id: str) -> str:
     return f"jobs/{job_id}/source"
 
 
 def result_key(job_id: str, position: int, extension: str) -> str:
     # Deterministic: a retried output overwrites its earlier result.
-    return f"jobs/{job_id}/outputs/{position}/result.{extension}"
+    return f"jobs/{job_id}/output-{position}.{extension}"
 
 
 def handoff_key(job_id: str, position: int, step_position: int) -> str:
-    return f"jobs/{job_id}/outputs/{position}/after-step-{step_position}.png"
+    return f"jobs/{job_id}/output-{position}-after-step-{step_position}.png"
 
 
 def get_for_owner(job_id: str, owner: str) -> Job:

@@ -138,8 +138,9 @@ def test_cleanup_dry_run_then_real_run_on_local_files(app):
     storage = get_storage(app)
     old, fresh = submit(app), submit(app)
     make_expired(old)
-    storage.put(f"jobs/{old}/outputs/0/result.png", b"png", "image/png")
+    storage.put(f"jobs/{old}/output-0.png", b"png", "image/png")
     storage.put("jobs/ghost/source", b"x", "application/octet-stream")
+    # An orphan stored under the earlier layout (outputs/<n>/) is found and removed too.
     storage.put("jobs/ghost/outputs/0/result.webp", b"x", "image/webp")
     for key in ("jobs/ghost/source", "jobs/ghost/outputs/0/result.webp"):
         age(storage.path(key), hours=3)
@@ -173,7 +174,7 @@ def test_cleanup_dry_run_then_real_run_on_local_files(app):
 
     # A late result written for the expired job is removed by the next run; so is the
     # young folder once the grace period is set to nothing.
-    storage.put(f"jobs/{old}/outputs/1/result.webp", b"late", "image/webp")
+    storage.put(f"jobs/{old}/output-1.webp", b"late", "image/webp")
     again = invoke(app, "cleanup", "--orphan-grace-minutes", "0")
     assert "Expired 0 job(s)" in again.output
     assert "Removed 2 orphan object(s) of 2 job folder(s)" in again.output

@@ -34,7 +34,8 @@ BATCH_RECIPE = json.dumps({"outputs": [
     {"steps": [{"op": "resize", "width": 640}, {"op": "convert", "format": "avif", "speed": 6}]},
     {"steps": [{"op": "convert", "format": "webp"}]},
 ]})
-BATCH_RESULTS = {0: ("result.avif", "AVIF", (640, 480)), 1: ("result.webp", "WEBP", (1200, 900))}
+BATCH_RESULTS = {0: ("output-0.avif", "AVIF", (640, 480)),
+                 1: ("output-1.webp", "WEBP", (1200, 900))}
 SOURCE = make_image((1200, 900))
 
 
@@ -107,12 +108,12 @@ def check_results(app: Any, job_id: str, expected: dict[int, tuple[str, str, tup
     db.session.expire_all()  # the consumers changed these rows since this session read them
     job = db.session.get(Job, job_id)
     keys = set(storage.keys(f"jobs/{job_id}/"))
-    wanted = {f"jobs/{job_id}/source"} | {f"jobs/{job_id}/outputs/{n}/{name}"
+    wanted = {f"jobs/{job_id}/source"} | {f"jobs/{job_id}/{name}"
                                           for n, (name, _, _) in expected.items()}
     assert keys == wanted | {f"jobs/{job_id}/{k}" for k in extra_keys}, keys
     for output in job.outputs:
         name, fmt, size = expected[output.position]
-        assert output.result_key == f"jobs/{job_id}/outputs/{output.position}/{name}"
+        assert output.result_key == f"jobs/{job_id}/{name}"
         data = storage.get(output.result_key)
         assert len(data) == output.bytes
         image = Image.open(io.BytesIO(data))
@@ -224,8 +225,8 @@ def test_kill_9_the_ml_consumer_mid_denoise(torch_available, server_app, server_
     job = db.session.get(Job, watch.job_ids[0])
     denoise, convert = job.outputs[0].steps
     assert (denoise.attempts, convert.attempts) == (2, 1)
-    check_results(server_app, job.id, {0: ("result.webp", "WEBP", (1200, 900))},
-                  extra_keys=("outputs/0/after-step-0.png",))
+    check_results(server_app, job.id, {0: ("output-0.webp", "WEBP", (1200, 900))},
+                  extra_keys=("output-0-after-step-0.png",))
 
 
 def test_redis_stopped_during_submission(server_app, server_env, spawn, private_redis,
@@ -272,4 +273,4 @@ def test_sigint_lets_the_running_step_finish_before_the_consumer_exits(server_ap
     assert "Shutting down gracefully" in worker.output()
     assert watch.statuses() == {watch.job_ids[0]: "succeeded"}
     assert restarted_steps(watch.job_ids) == 0
-    check_results(server_app, watch.job_ids[0], {0: ("result.avif", "AVIF", (1200, 900))})
+    check_results(server_app, watch.job_ids[0], {0: ("output-0.avif", "AVIF", (1200, 900))})

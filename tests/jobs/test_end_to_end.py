@@ -73,9 +73,9 @@ def test_server_mode_end_to_end(server_app, consumers):
     keys = set(get_storage(server_app).keys(f"jobs/{job['id']}/"))
     assert keys == {
         f"jobs/{job['id']}/source",
-        f"jobs/{job['id']}/outputs/0/result.webp",
-        f"jobs/{job['id']}/outputs/1/result.avif",
-        f"jobs/{job['id']}/outputs/2/result.jpg",
+        f"jobs/{job['id']}/output-0.webp",
+        f"jobs/{job['id']}/output-1.avif",
+        f"jobs/{job['id']}/output-2.jpg",
     }
 
 
@@ -140,7 +140,7 @@ def test_desktop_mode_end_to_end(tmp_path: Path, spawn):
         re.sub(r"sig=[0-9a-f]{4}", "sig=0000", url),
         re.sub(r"expires=(\d+)", lambda m: f"expires={int(m.group(1)) + 60}", url),
         url.replace("name=holiday_photo-1.webp", "name=evil.html"),
-        url.replace("outputs/0/result.webp", "outputs/1/result.avif"),
+        url.replace("output-0.webp", "output-1.avif"),
         url.split("&sig=")[0],
     ]
     for bad in tampered:
@@ -161,13 +161,13 @@ def test_desktop_signed_urls_expire(app, client):
     from pixtools.storage import get_storage
 
     storage = get_storage(app)
-    storage.put("jobs/x/outputs/0/result.png", make_image((4, 4), fmt="PNG"), "image/png")
-    url = storage.signed_url("jobs/x/outputs/0/result.png", expires_in=-1, filename="x.png",
+    storage.put("jobs/x/output-0.png", make_image((4, 4), fmt="PNG"), "image/png")
+    url = storage.signed_url("jobs/x/output-0.png", expires_in=-1, filename="x.png",
                              content_type="image/png")
     reply = client.get(url)
     assert reply.status_code == 403
     assert "expired" in reply.get_json()["message"]
-    fresh = storage.signed_url("jobs/x/outputs/0/result.png", expires_in=60, filename="x.png",
+    fresh = storage.signed_url("jobs/x/output-0.png", expires_in=60, filename="x.png",
                                content_type="image/png")
     reply = client.get(fresh)
     assert reply.status_code == 200 and reply.mimetype == "image/png"

@@ -53,7 +53,7 @@ def test_a_duplicate_delivery_changes_nothing(app):
     again = job_of(job_id)
     assert (again.status, again.finished_at) == ("succeeded", finished_at)
     assert sorted(get_storage(app).keys(f"jobs/{job_id}/")) == keys
-    assert keys == [f"jobs/{job_id}/outputs/0/result.png", f"jobs/{job_id}/source"]
+    assert keys == [f"jobs/{job_id}/output-0.png", f"jobs/{job_id}/source"]
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])

@@ -30,7 +30,7 @@ def test_a_stale_workers_final_write_is_refused(app, client):
 
     output = stale.output
     with pytest.raises(LeaseLost, match="attempt 1 no longer holds it"):
-        jobs.finish_output(output, key="jobs/x/outputs/0/result.png", fmt="png", size=(1, 1),
+        jobs.finish_output(output, key="jobs/x/output-0.png", fmt="png", size=(1, 1),
                            nbytes=1)
     with pytest.raises(LeaseLost):
         jobs.fail_step(stale, "too late", attempt=1)  # the attempt this worker claimed
@@ -45,7 +45,7 @@ def test_the_holder_of_the_claim_finishes_normally(app, client):
     job_id = submit(client, None).get_json()["id"]
     step_id = db.db.session.get(Job, job_id).outputs[0].steps[0].id
     held = jobs.claim_step(step_id)
-    jobs.finish_output(held.output, key="jobs/x/outputs/0/result.png", fmt="png",
+    jobs.finish_output(held.output, key="jobs/x/output-0.png", fmt="png",
                        size=(1, 1), nbytes=1)
     db.db.session.expire_all()
     assert db.db.session.get(Job, job_id).status == "succeeded"

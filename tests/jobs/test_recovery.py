@@ -76,7 +76,7 @@ def test_hand_over_to_an_unreachable_queue_is_picked_up_by_the_sweeper(server_ap
         resize, convert = steps_of(job_id)
         assert resize.status == "succeeded" and convert.status == "queued"
         assert convert.enqueued_at is None  # the hand-over could not reach Redis
-        handoff = f"jobs/{job_id}/outputs/0/after-step-0.png"
+        handoff = f"jobs/{job_id}/output-0-after-step-0.png"
         assert handoff in set(get_storage(app).keys(f"jobs/{job_id}/"))
 
         assert not jobs.sweep()  # just handed over: its worker may still be enqueueing

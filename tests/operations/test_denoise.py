@@ -129,7 +129,7 @@ def test_denoise_runs_on_the_ml_consumer_then_hands_over(
     # The denoised result is much closer to the clean picture than the noisy upload.
     from pixtools.storage import get_storage
 
-    result = get_storage(server_app).get(f"jobs/{job_id}/outputs/0/result.png")
+    result = get_storage(server_app).get(f"jobs/{job_id}/output-0.png")
     def small(pixels: np.ndarray) -> np.ndarray:
         image = Image.fromarray(pixels.astype(np.uint8))
         return np.asarray(image.resize((96, 64), Image.Resampling.LANCZOS))
