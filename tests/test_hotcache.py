@@ -47,6 +47,20 @@ def test_values_round_trip_per_variant(cache):
     assert cache.get("job", "b", "http://x/") is None
 
 
+def test_replies_are_parsed_by_hiredis(cache):
+    """The install brings hiredis (``redis[hiredis]``): redis-py's C reply parser, about a
+    quarter less CPU per command than its own, on every Redis client of the service."""
+    from redis._parsers import _HiredisParser
+
+    cache.get("job", "a")
+    client = cache._client
+    connection = client.connection_pool.get_connection()
+    try:
+        assert isinstance(connection._parser, _HiredisParser)
+    finally:
+        client.connection_pool.release(connection)
+
+
 def test_forget_drops_every_variant_and_refuses_a_late_writer(cache):
     cache.put("job", "a", b"old", variant="v")
     cache.forget("job", "a")
