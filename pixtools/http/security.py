@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, g, redirect, request, url_for
+from flask import Flask, Request, Response, g, redirect, request, url_for
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -94,6 +95,17 @@ def _csrf_failed(exc: CSRFError) -> Response:
     ))
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, but a request without the cookie (every API call
+    with a key, every first visit) gets its empty session without a signer being built
+    for it (about 20 us of the 0.55 ms a kept job's status request costs in-process)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
     """Register after ``identity`` (the CSRF check needs to know how a request identified)."""
     settings = app.extensions["pixtools.settings"]
@@ -113,6 +125,7 @@ def init_app(app: Flask) -> None:
         # The session holds the CSRF secret: over HTTPS it must never travel in clear.
         SESSION_COOKIE_SECURE=settings.public_url.startswith("https://"),
     )
+    app.session_interface = CookieSessions()
     csrf.init_app(app)
     app.before_request(_check_csrf)
     app.before_request(_require_login)
