@@ -65,9 +65,13 @@ def desktop_command(host: str, port: int, data_dir: Path | None, no_browser: boo
                    "webhooks: PIXTOOLS_WEBHOOK_WORKERS].")
 @click.option("--no-periodic", is_flag=True,
               help="Do not run periodic tasks (run them in exactly one consumer).")
-def worker_command(queue: str, workers: int | None, no_periodic: bool) -> None:
+@click.option("-k", "--worker-type", type=click.Choice(worker.WORKER_TYPES),
+              help="Run tasks in worker processes or threads [default: standard: process, "
+                   "ml and webhooks: thread].")
+def worker_command(queue: str, workers: int | None, no_periodic: bool,
+                   worker_type: str | None) -> None:
     """Run the consumer for one queue until SIGINT (finishes the current task) or SIGTERM."""
     try:
-        worker.run(queue, workers=workers, periodic=not no_periodic)
+        worker.run(queue, workers=workers, periodic=not no_periodic, worker_type=worker_type)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -21,6 +22,7 @@ from huey import Huey
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import start_http_server as _start_http_server
 from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_flask_exporter import PrometheusMetrics
 
 from . import queues
@@ -226,9 +228,15 @@ def init_app(app: Flask) -> None:
 
 
 def serve(settings: Settings) -> bool:
-    """Export this process's metrics over HTTP when ``PIXTOOLS_METRICS_PORT`` is set."""
+    """Export this process's metrics over HTTP when ``PIXTOOLS_METRICS_PORT`` is set; in
+    multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``: a consumer's worker processes) the sum
+    of every process's."""
     if settings.metrics_port is None:
         return False
-    _start_http_server(settings.metrics_port, addr=settings.metrics_host)
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+    _start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=registry)
     log.info("metrics exported", extra={"port": settings.metrics_port})
     return True

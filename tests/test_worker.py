@@ -11,10 +11,13 @@ import io
 import itertools
 import json
 import signal
+import tempfile
 import time
 from pathlib import Path
 
-from tests.support.environment import settings_from_env, wait_for
+import requests
+
+from tests.support.environment import free_port, settings_from_env, wait_for
 from tests.support.images import make_image
 
 # The promise to the images' health check (ops/docker/heartbeat-check.sh, stale after 30 s).
@@ -114,3 +117,91 @@ def test_heartbeat_goes_on_while_the_ml_consumer_runs_a_long_denoise(
     assert len(during) >= 3, (during, "the denoise ended too soon to show the heartbeat")
     assert max(b - a for a, b in itertools.pairwise(during)) <= MAX_GAP_SECONDS
     assert worker.stop() == 0
+
+
+# --- worker processes (the standard queue's default) ------------------------------------
+
+
+def children_of(pid: int) -> list[int]:
+    """Live processes whose parent is ``pid`` (from /proc: no dependency for one test)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the command, which is in parentheses and may hold spaces.
+        state, parent = stat.rsplit(")", 1)[1].split()[:2]
+        if int(parent) == pid and state not in ("Z", "X"):
+            found.append(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                not in ("Z", "X"))
+    except OSError:
+        return False
+
+
+def submit_jobs(server_app, count: int) -> list[str]:
+    client = server_app.test_client()
+    recipe = json.dumps({"outputs": [{"steps": [{"op": "resize", "width": 32}]}]})
+    ids = []
+    for n in range(count):
+        reply = client.post("/api/v1/jobs", content_type="multipart/form-data", data={
+            "file": (io.BytesIO(make_image((64 + n, 48))), "a.jpg"), "recipe": recipe})
+        assert reply.status_code == 202, reply.get_json()
+        ids.append(reply.get_json()["id"])
+    return ids
+
+
+def statuses(server_app, ids: list[str]) -> list[str]:
+    client = server_app.test_client()
+    return [client.get(f"/api/v1/jobs/{job_id}").get_json()["status"] for job_id in ids]
+
+
+def test_standard_tasks_run_in_worker_processes_whose_metrics_the_consumer_sums(
+        server_app, server_env, spawn):
+    from tests.test_metrics import parse, value
+
+    port = free_port()
+    consumer = spawn("worker", "standard", "--no-periodic", "-w", "2", env={
+        **server_env, "PIXTOOLS_METRICS_PORT": str(port), "PIXTOOLS_METRICS_HOST": "127.0.0.1"})
+    # Two workers and Huey's scheduler, each a process of its own.
+    workers = wait_for(lambda: len(children_of(consumer.proc.pid)) >= 3
+                       and children_of(consumer.proc.pid), timeout=60)
+    ids = submit_jobs(server_app, 6)
+    wait_for(lambda: set(statuses(server_app, ids)) == {"succeeded"}, timeout=60)
+    counted = Path(tempfile.gettempdir()) / f"pixtools-worker-metrics-{consumer.proc.pid}"
+    # The workers counted the steps in files of their own; the consumer serves the sum.
+    counters = {int(path.stem.split("_")[1]) for path in counted.glob("counter_*.db")}
+    assert counters & set(workers), (counters, workers)
+    samples = parse(requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text)
+    assert value(samples, "pixtools_jobs_finished_total", status="succeeded") == 6
+    assert value(samples, "pixtools_step_duration_seconds_count",
+                 op="resize", queue="standard") == 6
+    assert '"worker_type": "process"' in consumer.output()
+
+    assert consumer.stop() == 0  # SIGINT: the workers finish and leave with the consumer
+    assert not any(alive(pid) for pid in workers)
+    assert not counted.exists()  # the folder it made for the sums is removed
+
+
+def test_worker_processes_die_with_a_killed_consumer_and_threads_stay_available(
+        server_app, server_env, spawn):
+    consumer = spawn("worker", "standard", "--no-periodic", "-w", "2", env=server_env)
+    workers = wait_for(lambda: len(children_of(consumer.proc.pid)) >= 3
+                       and children_of(consumer.proc.pid), timeout=60)
+    consumer.proc.kill()  # SIGKILL: no chance to stop its workers itself
+    consumer.proc.wait()
+    wait_for(lambda: not any(alive(pid) for pid in workers), timeout=20)
+
+    threads = spawn("worker", "standard", "--no-periodic", "-k", "thread", env=server_env)
+    ids = submit_jobs(server_app, 2)
+    wait_for(lambda: set(statuses(server_app, ids)) == {"succeeded"}, timeout=60)
+    assert children_of(threads.proc.pid) == []
+    assert '"worker_type": "thread"' in threads.output()
