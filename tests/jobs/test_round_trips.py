@@ -86,3 +86,15 @@ def test_a_status_request_reads_the_job_in_one_query(app, statements):
     assert len(body["outputs"]) == 3
     assert [[s["op"] for s in o["steps"]] for o in body["outputs"]] == [["resize", "convert"]] * 3
     assert [o["steps"][0]["status"] for o in body["outputs"]] == ["queued"] * 3
+
+
+def test_a_download_reads_only_its_jobs_expiry(app, statements):
+    get_queues(app).standard.immediate = True
+    client = app.test_client()
+    created = _post(client, THUMBNAIL)
+    url = client.get(f"/api/v1/jobs/{created['id']}").get_json()["outputs"][0]["url"]
+    db.session.remove()
+    statements.clear()
+    reply = client.get(url)
+    assert reply.status_code == 200 and reply.data[:2] == b"\xff\xd8"
+    assert len(statements) == 1 and statements[0].startswith("SELECT JOBS.EXPIRES_AT")
