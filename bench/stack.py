@@ -151,8 +151,12 @@ class Stack:
         return figures
 
     def pause_consumer(self, paused: bool) -> None:
+        # The consumer and its worker processes: stopping the consumer alone leaves them
+        # running the tasks the measurement means to keep away.
         if self.consumer is not None:
-            self.consumer.popen.send_signal(signal.SIGSTOP if paused else signal.SIGCONT)
+            for pid in [self.consumer.popen.pid, *self.consumer.children()]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGSTOP if paused else signal.SIGCONT)
 
 
 @contextlib.contextmanager
