@@ -25,7 +25,7 @@ def test_best_format_shows_quality_score_format_and_a_placeholder(desktop, new_p
     page = new_page()
     held: list[Any] = []
     # Result files are held back, so the card is seen as it is while they load.
-    page.route(re.compile(r"/files/jobs/.*/outputs/"), lambda route: held.append(route))
+    page.route(re.compile(r"/files/jobs/[^/]+/output-"), lambda route: held.append(route))
     page.goto(server.base + "/")
     # Chromium decodes both probes: every candidate is offered.
     page.wait_for_function(
@@ -57,7 +57,7 @@ def test_best_format_shows_quality_score_format_and_a_placeholder(desktop, new_p
 
     for route in held:
         route.continue_()
-    page.route(re.compile(r"/files/jobs/.*/outputs/"), lambda route: route.continue_())
+    page.route(re.compile(r"/files/jobs/[^/]+/output-"), lambda route: route.continue_())
     page.locator("[data-placeholder].is-loaded").wait_for()
     page.wait_for_function(  # faded out once the result is there
         "() => getComputedStyle(document.querySelector('[data-placeholder] .placeholder'))"
