@@ -1,9 +1,9 @@
 """``pixtools worker standard|ml|webhooks``: Huey's consumer with PixTools' defaults.
 
 The standard queue's tasks run in worker processes (``-k process``), the others in threads.
-Image steps do much of their work in Python while holding the GIL (decoding a JPEG in
-pieces, the bookkeeping between Pillow's calls), so two thumbnails in two threads of one
-process measured 9 % slower than in two processes. A forked worker opens its own database
+Image steps do part of their work in Python while holding the GIL (decoding a JPEG in
+pieces, the bookkeeping between Pillow's calls): two thumbnails at a time ran 7–9 % faster
+in two processes than in two threads of one process. A forked worker opens its own database
 connections and storage client, dies with the consumer that forked it, and counts its
 metrics in files the consumer sums when scraped (prometheus_client's multiprocess mode,
 which has to be chosen before the metrics exist: the command starts itself again with it).

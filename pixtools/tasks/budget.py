@@ -3,11 +3,10 @@ reason, and the worker is free for the next task at once.
 
 Python cannot stop a thread, and a Pillow or libavif call cannot be interrupted: so the work
 runs in another thread (each worker keeps one for this) while the worker waits for it at
-most the budget. Past it the
-step fails and the worker moves on; the abandoned work stops at its next progress report
-(which raises) or when its library call returns, and its result is dropped. The budget caps
-how long a worker is held, not how long a runaway library call burns a core; output limits
-and encoder settings bound that (see docs/operating.md).
+most the budget. Past it the step fails and the worker moves on; the abandoned work stops
+at its next progress report (which raises) or when its library call returns, and its result
+is dropped. The budget caps how long a worker is held, not how long a runaway library call
+burns a core; output limits and encoder settings bound that (see docs/operating.md).
 """
 
 from __future__ import annotations
@@ -54,8 +53,9 @@ class Deadline:
 
 class _Runner:
     """A thread that runs one worker's budgeted work, one piece at a time. A worker keeps
-    its runner while the work ends in time: starting a thread for every operation and
-    every encode cost more than a small image's whole operation."""
+    its runner while the work ends in time: a task runs three or more pieces (each
+    operation, the encode), and starting and joining a thread cost ~55 us of CPU here
+    against ~20 us for handing a piece to a kept one."""
 
     def __init__(self) -> None:
         self._work: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
