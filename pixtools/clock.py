@@ -20,6 +20,11 @@ def now() -> datetime:
     return utcnow() + timedelta(seconds=offset)
 
 
+def has_passed(expires_at: datetime, at: datetime | None = None) -> bool:
+    """Whether an expiry time is reached (at ``at``, else now)."""
+    return expires_at <= (at or now())
+
+
 def is_expired(job: Job, at: datetime | None = None) -> bool:
     """Whether the job's files are past their lifetime (whether or not cleanup has run)."""
-    return job.expires_at <= (at or now())
+    return has_passed(job.expires_at, at)

@@ -78,19 +78,21 @@ def refuse_expired_key(key: str) -> None:
         # The expiry alone: loading the job would load its outputs and steps too, three
         # queries for every download.
         expires_at = db.session.scalar(select(Job.expires_at).where(Job.id == parts[1]))
-        if expires_at is not None and expires_at <= clock.now():
-            raise JobExpired(_expired_message(expires_at))
-
-
-def _expired_message(expires_at: datetime) -> str:
-    return (f"This job expired at {expires_at:%Y-%m-%d %H:%M} UTC: its results are deleted "
-            "and can no longer be downloaded. Submit the image again if you still need them.")
+        if expires_at is not None:
+            _refuse_from(expires_at)
 
 
 def refuse_if_expired(job: Job) -> None:
     """Raise ``JobExpired`` (410) when ``job`` is past its expiry time, cleaned up or not."""
-    if clock.is_expired(job):
-        raise JobExpired(_expired_message(job.expires_at))
+    _refuse_from(job.expires_at)
+
+
+def _refuse_from(expires_at: datetime) -> None:
+    if clock.has_passed(expires_at):
+        raise JobExpired(
+            f"This job expired at {expires_at:%Y-%m-%d %H:%M} UTC: its results are deleted "
+            "and can no longer be downloaded. Submit the image again if you still need them."
+        )
 
 
 def expire(job: Job) -> None:
